@@ -1,0 +1,71 @@
+"""cvm_kit: a Jupyter-centred workbench for B2B customer value models.
+
+Load a value study, evaluate its value word equations safely, estimate every
+element per customer, and build the value summary, statistics, calculators
+and reports on top (Anderson & Narus, customer value management).
+
+Examples
+--------
+>>> import cvm_kit as cvm
+>>> study = cvm.load_study(cvm.example_path())
+>>> values = cvm.element_values(study)
+>>> summary = cvm.summarize(study, values)
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Names load on first use so `import cvm_kit` (and `cvm --help`) stay fast;
+# later stages import heavy libraries (statsmodels, matplotlib ...) only then.
+_LAZY: dict[str, str] = {
+    # study model, loading, validation
+    "Study": "study", "Subsegment": "study", "Constant": "study", "Derived": "study", "Element": "study",
+    "Charter": "study", "load_study": "study", "save_study": "study",
+    "validate": "validate", "ValidationReport": "validate",
+    # errors
+    "CvmError": "errors", "StudyError": "errors", "Problem": "errors", "AnalysisError": "errors",
+    "MissingDependencyError": "errors",
+    # word equations
+    "parse": "equations", "Equation": "equations", "EquationError": "equations", "normalize_phrase": "equations",
+    # values and estimates
+    "element_values": "values", "totals": "values", "evaluate": "values", "environment": "values",
+    "price_difference": "values", "measurement_table": "values", "input_coverage": "values",
+    "missing_inputs": "values", "subsegment_input_means": "values",
+    "summarize": "estimates", "summarize_totals": "estimates", "value_summary": "estimates",
+    "assumptions": "estimates", "describe": "estimates",
+    "write_tables": "tables",
+}
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'cvm_kit' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"cvm_kit.{mod}"), name)
+
+
+def example_path(name: str = "pipe_coating") -> Path:
+    """Path of a bundled example study (``data/examples/<name>`` in the checkout).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> cvm.example_path().name
+    'pipe_coating'
+    """
+    here = Path(__file__).resolve().parent
+    for base in (here.parent / "data" / "examples", here / "data" / "examples"):
+        if (base / name).exists():
+            return base / name
+    from .errors import CvmError
+
+    raise CvmError(f"bundled example study {name!r} not found beside the package (looked in {here.parent / 'data' / 'examples'})")

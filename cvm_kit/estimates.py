@@ -1,0 +1,227 @@
+"""Per-element estimates and the value summary (the customer value model).
+
+Means, standard deviations and 95% t intervals per element, overall and per
+subsegment; the value summary lists every element with its status, estimate,
+assumptions, and the placeholders with their perceived ranges (never summed).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .study import ALL, Study
+from .values import element_values, totals
+
+SUMMARY_COLUMNS = ["element_id", "status", "subsegment", "n", "mean", "sd", "se", "ci_low", "ci_high",
+                   "min", "max", "share_from_data"]
+
+
+def t_quantile(p: float, df):
+    """Student t quantile (scipy.special.stdtrit: a far lighter import than scipy.stats)."""
+    from scipy.special import stdtrit
+
+    return stdtrit(df, p)
+
+
+def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
+    """n, mean, sd, se, t interval, min and max of the non-missing values.
+
+    Examples
+    --------
+    >>> d = describe(np.array([1.0, 2.0, 3.0, np.nan]))
+    >>> d["n"], d["mean"], round(d["ci_high"], 4)
+    (3, 2.0, 4.4841)
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[~np.isnan(x)]
+    n = int(x.size)
+    out = {"n": n, "mean": np.nan, "sd": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+           "min": np.nan, "max": np.nan}
+    if n == 0:
+        return out
+    mean = float(x.mean())
+    out.update(mean=mean, min=float(x.min()), max=float(x.max()))
+    if n >= 2:
+        sd = float(x.std(ddof=1))
+        se = sd / np.sqrt(n)
+        half = float(t_quantile(0.5 + confidence / 2, n - 1)) * se
+        out.update(sd=sd, se=se, ci_low=mean - half, ci_high=mean + half)
+    return out
+
+
+def _grouped_describe(df: pd.DataFrame, keys: list[str], value: str, confidence: float) -> pd.DataFrame:
+    """Vectorised :func:`describe` per group (the same numbers, without a Python loop per group)."""
+    g = df.dropna(subset=[value]).groupby(keys, sort=False)[value]
+    out = g.agg(n="size", mean="mean", sd="std", min="min", max="max")
+    out["n"] = out["n"].astype(int)
+    out.loc[out["n"] < 2, "sd"] = np.nan
+    out["se"] = out["sd"] / np.sqrt(out["n"])
+    tcrit = t_quantile(0.5 + confidence / 2, np.maximum(out["n"].to_numpy() - 1, 1))
+    half = np.where(out["n"] >= 2, tcrit * out["se"], np.nan)
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    return out.reset_index()
+
+
+def summarize(study: Study, values: pd.DataFrame | None = None, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Per element and subsegment, plus ``all``: n, mean, sd, se, t interval, range, data share.
+
+    Parameters
+    ----------
+    study : Study
+    values : DataFrame, optional
+        The output of :func:`~cvm_kit.values.element_values` (computed if omitted).
+    confidence : float
+        Level of the t interval (default 95%).
+
+    Returns
+    -------
+    DataFrame
+        ``element_id, status, subsegment, n, mean, sd, se, ci_low, ci_high,
+        min, max, share_from_data``; ``n`` counts customers with a value;
+        ``share_from_data`` is the share of those whose value rests on
+        ``data`` inputs only (NaN for parity: no inputs). ``status`` is the
+        element's status in that subsegment (its overall status on ``all``).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> s = cvm.summarize(cvm.load_study(cvm.example_path()))
+    >>> sorted(s["subsegment"].unique())[:1]
+    ['all']
+    """
+    values = values if values is not None else element_values(study)
+    v = values.copy()
+    v["from_data"] = (v["weakest_source"] == "data").astype(float)
+    v.loc[v["weakest_source"].isna() | v["value"].isna(), "from_data"] = np.nan
+    per_sub = _grouped_describe(v, ["element_id", "subsegment"], "value", confidence)
+    overall = _grouped_describe(v, ["element_id"], "value", confidence).assign(subsegment=ALL)
+    share_sub = v.groupby(["element_id", "subsegment"], sort=False)["from_data"].mean().rename("share_from_data")
+    share_all = v.groupby(["element_id"], sort=False)["from_data"].mean().rename("share_from_data")
+
+    rows = []
+    stats_sub = per_sub.set_index(["element_id", "subsegment"])
+    stats_all = overall.set_index("element_id")
+    cols = ["n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max"]
+    empty = {c: (0 if c == "n" else np.nan) for c in cols}
+    for e in study.elements:
+        if not e.quantified:
+            continue
+        for sid in study.subsegment_ids + [ALL]:
+            if sid == ALL:
+                rec = stats_all.loc[e.id, cols].to_dict() if e.id in stats_all.index else dict(empty)
+                share = share_all.get(e.id, np.nan)
+                status = e.status
+            else:
+                key = (e.id, sid)
+                rec = stats_sub.loc[key, cols].to_dict() if key in stats_sub.index else dict(empty)
+                share = share_sub.get(key, np.nan)
+                status = e.status_for(sid)
+            rows.append({"element_id": e.id, "status": status, "subsegment": sid, **rec, "share_from_data": share})
+    out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    out["n"] = out["n"].fillna(0).astype(int)
+    return out
+
+
+def summarize_totals(study: Study, totals_df: pd.DataFrame | None = None, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Mean and interval of differential, contention, price and net value per subsegment and ``all``.
+
+    Returns
+    -------
+    DataFrame
+        ``quantity, subsegment, n, mean, sd, se, ci_low, ci_high, min, max``.
+    """
+    t = totals_df if totals_df is not None else totals(study)
+    long = t.melt(id_vars=["customer_id", "subsegment"], var_name="quantity", value_name="value")
+    per = _grouped_describe(long, ["quantity", "subsegment"], "value", confidence)
+    allr = _grouped_describe(long, ["quantity"], "value", confidence).assign(subsegment=ALL)
+    out = pd.concat([per, allr], ignore_index=True)
+    order = {q: i for i, q in enumerate(["differential_value", "contention_value", "price_difference", "net_value"])}
+    subs = {s: i for i, s in enumerate(study.subsegment_ids + [ALL])}
+    out = out.sort_values(["quantity", "subsegment"], key=lambda s: s.map(order) if s.name == "quantity" else s.map(subs))
+    return out[["quantity", "subsegment", "n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max"]].reset_index(drop=True)
+
+
+def value_summary(study: Study, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The customer value model: every element with its status, estimate and assumptions.
+
+    Quantified elements carry the whole-segment mean and 95% interval and the
+    mean per subsegment; placeholders carry their perceived range and are
+    marked as never summed.
+
+    Returns
+    -------
+    DataFrame
+        ``element_id, name, category, status, status_by_subsegment, mean,
+        ci_low, ci_high, n, share_from_data, mean_<subsegment>...,
+        perceived_low, perceived_high, summed, equation, assumptions``.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> vs = cvm.value_summary(cvm.load_study(cvm.example_path()))
+    >>> bool((vs.loc[vs["status"] == "placeholder", "summed"] == False).all())
+    True
+    """
+    summary = summary if summary is not None else summarize(study)
+    s = summary.set_index(["element_id", "subsegment"])
+    rows = []
+    for e in study.elements:
+        row = {
+            "element_id": e.id, "name": e.name, "category": e.category or "", "status": e.status,
+            "status_by_subsegment": "; ".join(f"{k}: {v}" for k, v in e.status_by_subsegment.items()),
+        }
+        if e.quantified and (e.id, ALL) in s.index:
+            a = s.loc[(e.id, ALL)]
+            row.update(mean=a["mean"], ci_low=a["ci_low"], ci_high=a["ci_high"], n=int(a["n"]),
+                       share_from_data=a["share_from_data"])
+            for sid in study.subsegment_ids:
+                row[f"mean_{sid}"] = s.loc[(e.id, sid), "mean"] if (e.id, sid) in s.index else np.nan
+        else:
+            row.update(mean=np.nan, ci_low=np.nan, ci_high=np.nan, n=0, share_from_data=np.nan)
+            for sid in study.subsegment_ids:
+                row[f"mean_{sid}"] = np.nan
+        rng = e.perceived_range
+        row["perceived_low"] = rng[0] if rng else np.nan
+        row["perceived_high"] = rng[1] if rng else np.nan
+        row["summed"] = e.status in ("difference", "contention") or any(
+            v in ("difference", "contention") for v in e.status_by_subsegment.values())
+        row["equation"] = e.equation.text if e.equation is not None else ""
+        row["assumptions"] = "; ".join(e.assumptions)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def assumptions(study: Study) -> pd.DataFrame:
+    """Every assumption the model rests on, in one list.
+
+    Element assumptions, constants with their sources, derived quantities,
+    the price equation, and every measurement whose source is ``assumption``.
+
+    Returns
+    -------
+    DataFrame
+        ``kind, subject, assumption`` (kind: element, constant, derived,
+        price, measurement).
+    """
+    rows = []
+    for e in study.elements:
+        for a in e.assumptions:
+            rows.append(("element", e.id, a))
+        if e.status == "parity" and not e.status_by_subsegment:
+            rows.append(("element", e.id, "Point of parity with the next-best-alternative: worth 0."))
+        for sid, st in e.status_by_subsegment.items():
+            if st == "parity":
+                rows.append(("element", e.id, f"Point of parity for {sid} customers: worth 0 there."))
+    for c in study.constants:
+        rows.append(("constant", c.name, f"= {c.value:g}" + (f" (source: {c.source})" if c.source else " (no source given)")))
+    for d in study.derived:
+        rows.append(("derived", d.name, f"= {d.equation.text}"))
+    if study.price is not None:
+        rows.append(("price", "price difference", f"= {study.price.text}"))
+    m = study.measurements
+    a = m[m["source"] == "assumption"]
+    for cid, var, val, note in zip(a["customer_id"], a["variable"], a["value"], a["note"]):
+        rows.append(("measurement", f"{cid}: {var}", f"= {val:g} assumed by the team" + (f" ({note})" if note else "")))
+    return pd.DataFrame(rows, columns=["kind", "subject", "assumption"])

@@ -1,0 +1,643 @@
+"""What the notebooks show: the study header, tables, figures and the per-customer report.
+
+The notebooks in ``notebooks/`` stay thin: every table they show comes from a
+cvm_kit function, and the few pieces that only a report needs live here:
+
+- :func:`open_study` and :func:`header` open every notebook with the study,
+  its provenance and its charter (:func:`cvm_kit.research.charter_html`);
+- :func:`table_html` / :func:`display_table` show a DataFrame as an escaped
+  HTML table with money columns formatted, :func:`show` a figure;
+- :func:`choose` wraps an ipywidgets dropdown for analysts exploring in
+  JupyterLab (never needed by the executed report);
+- :func:`coverage_matrix`, :func:`source_mix` (data gathering) and
+  :func:`customer_values`, :func:`customer_totals`, :func:`customer_missing`,
+  :func:`customer_assumptions`, :func:`customer_facts` (per-customer report).
+
+Only pandas and numpy are imported at module level; IPython, ipywidgets and
+matplotlib are imported when a figure or widget is shown, so the
+per-customer notebook starts quickly.
+
+Examples
+--------
+>>> import cvm_kit as cvm
+>>> from cvm_kit import report
+>>> study = cvm.load_study(cvm.example_path())
+>>> cid = study.customers["customer_id"].iloc[0]
+>>> t = report.customer_values(study, cid)
+>>> list(t.columns)[:4]
+['element_id', 'name', 'status', 'value']
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import CvmError
+from .study import Study
+
+__all__ = [
+    "open_study", "header", "header_html", "money", "table_html", "display_table", "show", "note",
+    "choose", "validation_table", "coverage_matrix", "source_mix", "customer_values", "customer_totals",
+    "customer_missing", "customer_assumptions", "customer_facts", "TOTAL_LABELS",
+]
+
+TOTAL_LABELS = {
+    "differential_value": "Differential value",
+    "contention_value": "of which contention",
+    "price_difference": "Price difference",
+    "net_value": "Net value to the customer",
+}
+
+_CSS = """<style>
+.cvm-table { border-collapse: collapse; margin: 0.4em 0 1em 0; font-size: 0.92em; }
+.cvm-table th, .cvm-table td { padding: 0.2em 0.7em; border-bottom: 1px solid #ddd; }
+.cvm-table th { text-align: left; background: #f3f5f8; }
+.cvm-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.cvm-table caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
+.cvm-header dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1em; }
+.cvm-header dt, .cvm-charter dt { font-weight: 600; }
+.cvm-charter dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1em; }
+.cvm-note { color: #444; }
+</style>"""
+
+
+class _Html:
+    """Something IPython displays as HTML, with a plain-text form for logs and tests."""
+
+    def __init__(self, html_text: str, text: str = "") -> None:
+        self.html = html_text
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text or self.html
+
+
+def _display(obj: Any) -> None:
+    from IPython.display import display
+
+    display(obj)
+
+
+# ---------------------------------------------------------------------------
+# opening a study
+
+
+def open_study(study: str | Path | None = "") -> Study:
+    """Load the study a notebook parameter names (empty: the bundled example).
+
+    Parameters
+    ----------
+    study : str or Path
+        A study folder or ``.xlsx`` workbook; ``""`` or None for the bundled
+        example study.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    StudyError
+        Listing every problem in the study.
+
+    Examples
+    --------
+    >>> from cvm_kit import report
+    >>> report.open_study("").label
+    'pipe_coating'
+    """
+    from . import example_path
+    from .study import load_study
+
+    if study is None or str(study).strip() == "":
+        return load_study(example_path())
+    return load_study(Path(str(study)).expanduser())
+
+
+def header_html(study: Study, title: str, *, subtitle: str = "", today: Any = None) -> str:
+    """The HTML that opens every report: title, the study's facts and provenance, its charter.
+
+    Every study text is escaped.
+
+    Parameters
+    ----------
+    study : Study
+    title : str
+        The notebook's title, e.g. ``"2. Estimates and the value summary"``.
+    subtitle : str
+        A line under the title (e.g. the customer of a per-customer report).
+    today : date or str, optional
+        The date the charter's days left count from (default: today).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> h = report.header_html(cvm.load_study(cvm.example_path()), "Test")
+    >>> "Study charter" in h and "content hash" in h
+    True
+    """
+    from . import __version__
+    from .research import charter_html
+
+    e = html.escape
+    counts = study.customers["subsegment"].value_counts()
+    alts = "".join(
+        f"<li>{e(s.id)}: {e(study.alternative_for(s.id))}"
+        + (f" <span class='cvm-note'>({e(s.description)})</span>" if s.description else "")
+        + f", {int(counts.get(s.id, 0))} customers</li>"
+        for s in study.subsegments)
+    facts = [
+        ("Offering", e(study.offering)),
+        ("Segment", e(study.segment)),
+        ("Next-best-alternative", e(study.next_best_alternative)),
+        ("Subsegments", f"<ul style='margin:0;padding-left:1.2em'>{alts}</ul>"),
+        ("Values in", e(f"{study.currency} per customer per {study.period}")),
+        ("Study", f"{e(study.label)} (content hash <code>{e(study.content_hash)}</code>)"),
+        ("Produced", e(f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} with cvm_kit {__version__}")),
+    ]
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    sub = f"<p><b>{e(subtitle)}</b></p>" if subtitle else ""
+    return (f"{_CSS}<section class='cvm-header'><h1>{e(title)}</h1><h2>{e(study.name)}</h2>{sub}"
+            f"<dl>{dl}</dl></section>{charter_html(study, today)}")
+
+
+def header(study: Study, title: str, *, subtitle: str = "", today: Any = None) -> None:
+    """Display :func:`header_html` in the notebook."""
+    text = f"{title}\n{study.name}\n{subtitle}\nstudy {study.label}, content hash {study.content_hash}"
+    _display(_Html(header_html(study, title, subtitle=subtitle, today=today), text))
+
+
+# ---------------------------------------------------------------------------
+# tables and figures
+
+
+def money(x: Any, currency: str = "") -> str:
+    """A money amount for reading: thousands separated, no false precision.
+
+    Amounts of 100 or more are rounded to whole units; smaller ones keep up
+    to two decimals. Missing is shown as ``missing``.
+
+    Examples
+    --------
+    >>> money(1090.0, "EUR"), money(-12.5), money(float("nan"))
+    ('1,090 EUR', '-12.5', 'missing')
+    """
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return "missing"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}".rstrip("0").rstrip(".")
+    if text in ("-0", "-0.0"):
+        text = "0"
+    return f"{text} {currency}".strip()
+
+
+_money_text = money  # table_html's ``money`` argument shadows the function there
+
+
+def _number(x: Any, decimals: int) -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return ""
+    if v == int(v) and abs(v) < 1e15 and decimals <= 0:
+        return f"{int(v):,}"
+    return f"{v:,.{decimals}f}"
+
+
+def _cell(x: Any) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA or x is pd.NaT:
+        return ""
+    if isinstance(x, (pd.Timestamp, _dt.datetime)):
+        return x.strftime("%Y-%m-%d")
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
+    if isinstance(x, (float, np.floating)):
+        return f"{float(x):,.4g}" if abs(float(x)) < 1e6 else f"{float(x):,.0f}"
+    return str(x)
+
+
+def table_html(df: pd.DataFrame, *, money: Iterable[str] = (), currency: str = "", percent: Iterable[str] = (),
+               decimals: dict[str, int] | None = None, caption: str = "", max_rows: int = 500,
+               index: bool = False) -> str:
+    """A DataFrame as an escaped HTML table for reports.
+
+    Parameters
+    ----------
+    df : DataFrame
+    money : columns
+        Formatted with :func:`money` (the currency goes into the header).
+    currency : str
+        Shown in money column headers.
+    percent : columns
+        Shares 0..1 shown as whole percentages.
+    decimals : dict, optional
+        Column -> fixed decimals for other number columns.
+    caption : str
+        A caption above the table.
+    max_rows : int
+        Longer tables are cut with a note saying how many rows were left out.
+    index : bool
+        Show the index as the first column.
+
+    Returns
+    -------
+    str
+        ``<table class="cvm-table">``; every cell and header is escaped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table_html(pd.DataFrame({"who": ["<b>"], "net": [1090.0]}), money=["net"], currency="EUR")[:60]
+    '<table class="cvm-table"><thead><tr><th>who</th><th>net (EUR'
+    """
+    money_cols, pct = set(money), set(percent)
+    decimals = decimals or {}
+    data = df.reset_index() if index else df
+    shown = data.head(max_rows)
+    e = html.escape
+    heads = []
+    for c in shown.columns:
+        label = str(c)
+        if c in money_cols and currency:
+            label = f"{label} ({currency})"
+        elif c in pct:
+            label = f"{label} (%)"
+        heads.append(f"<th>{e(label)}</th>")
+    rows = []
+    for rec in shown.itertuples(index=False, name=None):
+        cells = []
+        for c, x in zip(shown.columns, rec):
+            if c in money_cols:
+                cells.append(f"<td class='num'>{e(_money_text(x))}</td>")
+            elif c in pct:
+                v = _number(float(x) * 100 if _is_num(x) else x, 0)
+                cells.append(f"<td class='num'>{e(v)}</td>")
+            elif c in decimals:
+                cells.append(f"<td class='num'>{e(_number(x, decimals[c]))}</td>")
+            elif _is_num(x):
+                cells.append(f"<td class='num'>{e(_cell(x))}</td>")
+            else:
+                cells.append(f"<td>{e(_cell(x))}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{e(caption)}</caption>" if caption else ""
+    more = ""
+    if len(data) > len(shown):
+        more = f"<p class='cvm-note'>{len(data) - len(shown)} more rows not shown.</p>"
+    return (f'<table class="cvm-table">{cap}<thead><tr>{"".join(heads)}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>{more}')
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def display_table(df: pd.DataFrame, **kw: Any) -> None:
+    """Display :func:`table_html` (with a plain-text form of the same table for logs)."""
+    kw_money = set(kw.get("money", ()))
+    plain = df.copy()
+    for c in kw_money & set(plain.columns):
+        plain[c] = plain[c].map(money)
+    with pd.option_context("display.max_rows", kw.get("max_rows", 500), "display.width", 200,
+                           "display.max_columns", 50):
+        text = (kw.get("caption", "") + "\n" if kw.get("caption") else "") + plain.to_string(index=kw.get("index", False))
+    _display(_Html(_CSS + table_html(df, **kw), text))
+
+
+def note(text: str, *, kind: str = "note") -> None:
+    """Display a short escaped paragraph (``kind="warning"`` shows it in red)."""
+    color = "#b03a2e" if kind == "warning" else "#444"
+    _display(_Html(f"<p class='cvm-note' style='color:{color}'>{html.escape(str(text))}</p>", str(text)))
+
+
+def show(obj: Any) -> None:
+    """Display a matplotlib Axes or Figure now (as an embedded PNG) and close it.
+
+    Closing keeps the inline backend from showing the figure a second time and
+    frees its memory in long batch runs.
+    """
+    import matplotlib.pyplot as plt
+
+    fig = obj.figure if hasattr(obj, "figure") and not hasattr(obj, "savefig") else obj
+    if hasattr(fig, "tight_layout"):
+        try:
+            fig.tight_layout()
+        except Exception:  # noqa: BLE001 - layout is cosmetic; never fail a report on it
+            pass
+    _display(fig)
+    plt.close(fig)
+
+
+def choose(label: str, options: Sequence[Any], render: Callable[[Any], Any], *, value: Any = None) -> Any:
+    """A dropdown that re-renders its output when the choice changes (for analysts in JupyterLab).
+
+    Parameters
+    ----------
+    label : str
+        The dropdown's label.
+    options : sequence
+        The choices (e.g. element ids, subsegment ids, tornado ranges).
+    render : callable
+        Called with the chosen option; whatever it displays (tables,
+        :func:`show`) appears under the dropdown.
+    value : optional
+        The first choice (default the first option).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        The dropdown (``.children[0]``) and its output area; displayed.
+    """
+    from .errors import require
+
+    widgets = require("ipywidgets", "notebook")
+    opts = list(options)
+    if not opts:
+        raise CvmError(f"{label}: nothing to choose from")
+    dd = widgets.Dropdown(options=opts, value=value if value is not None else opts[0], description=label,
+                          style={"description_width": "initial"})
+    out = widgets.Output()
+
+    def _refresh(*_: Any) -> None:
+        out.clear_output(wait=True)
+        with out:
+            render(dd.value)
+
+    dd.observe(_refresh, names="value")
+    _refresh()
+    box = widgets.VBox([dd, out])
+    _display(box)
+    return box
+
+
+# ---------------------------------------------------------------------------
+# data gathering
+
+
+def validation_table(report: Any) -> pd.DataFrame:
+    """The problems of a :class:`~cvm_kit.validate.ValidationReport` as a table.
+
+    Returns
+    -------
+    DataFrame
+        ``severity, file, where, message`` (errors first).
+    """
+    rows = [(p.severity, p.file, p.where, p.message) for p in report.problems]
+    df = pd.DataFrame(rows, columns=["severity", "file", "where", "message"])
+    return df.sort_values("severity", key=lambda s: s.map({"error": 0, "warning": 1}), kind="stable").reset_index(drop=True)
+
+
+def coverage_matrix(study: Study) -> pd.DataFrame:
+    """Which needed input each customer has given: customers x input phrases.
+
+    Returns
+    -------
+    DataFrame
+        Index ``customer_id`` (study order), one column per input phrase
+        (display form); 1.0 = on file, 0.0 = needed but missing, NaN = not
+        needed for this customer (every element using it is a point of parity
+        in the customer's subsegment). A ``subsegment`` column comes first.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> m = report.coverage_matrix(cvm.load_study(cvm.example_path()))
+    >>> m.columns[0]
+    'subsegment'
+    """
+    from .values import input_coverage
+
+    cov = input_coverage(study)
+    ids = list(study.customers["customer_id"])
+    if cov.empty:
+        out = pd.DataFrame(index=pd.Index(ids, name="customer_id"))
+    else:
+        wide = cov.assign(p=cov["present"].astype(float)).pivot(index="customer_id", columns="phrase", values="p")
+        order = list(dict.fromkeys(cov["phrase"]))
+        out = wide.reindex(index=ids, columns=order)
+        out.index.name = "customer_id"
+        out.columns.name = None
+    out.insert(0, "subsegment", study.customers.set_index("customer_id")["subsegment"].reindex(ids).to_numpy())
+    return out
+
+
+def source_mix(study: Study) -> pd.DataFrame:
+    """How the measurements were obtained, per subsegment: source x reliability.
+
+    Returns
+    -------
+    DataFrame
+        ``subsegment, source, reliability, rows, share`` where ``share`` is
+        the share of the subsegment's measurement rows; reliability
+        ``unrated`` where none was given. Sources in the order data,
+        estimate, perception, assumption.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> mix = report.source_mix(cvm.load_study(cvm.example_path()))
+    >>> bool(abs(mix.groupby("subsegment")["share"].sum() - 1).max() < 1e-9)
+    True
+    """
+    from .study import RELIABILITIES, SOURCES
+
+    m = study.measurements.merge(study.customers[["customer_id", "subsegment"]], on="customer_id", how="left")
+    rel = m["reliability"].astype(object).where(m["reliability"].notna() & (m["reliability"].astype(str) != ""),
+                                                "unrated")
+    m = m.assign(reliability=rel.astype(str))
+    g = m.groupby(["subsegment", "source", "reliability"], sort=False).size().rename("rows").reset_index()
+    g["share"] = g["rows"] / g.groupby("subsegment")["rows"].transform("sum")
+    sub_order = {s: i for i, s in enumerate(study.subsegment_ids)}
+    src_order = {s: i for i, s in enumerate(SOURCES)}
+    rel_order = {s: i for i, s in enumerate(RELIABILITIES + ("unrated",))}
+    g = g.sort_values(["subsegment", "source", "reliability"],
+                      key=lambda s: s.map({"subsegment": sub_order, "source": src_order,
+                                           "reliability": rel_order}[s.name]).fillna(99))
+    return g.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# the per-customer report
+
+
+def _customer_row(study: Study, customer_id: str) -> pd.Series:
+    from .values import require_customer
+
+    require_customer(study, customer_id)
+    c = study.customers
+    return c.loc[c["customer_id"] == customer_id].iloc[0]
+
+
+def customer_values(study: Study, customer_id: str, values: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One customer's element values against its subsegment's and the segment's means.
+
+    Parameters
+    ----------
+    study : Study
+    customer_id : str
+    values : DataFrame, optional
+        :func:`cvm_kit.values.element_values` (computed if omitted).
+
+    Returns
+    -------
+    DataFrame
+        One row per quantified element then one per placeholder:
+        ``element_id, name, status, value, subsegment_mean, segment_mean,
+        vs_subsegment, weakest_source, missing_inputs``; ``status`` is the
+        element's status for the customer's subsegment; means are over the
+        customers with a value; ``vs_subsegment = value - subsegment_mean``.
+        Placeholders have NaN values and ``status`` ``placeholder``.
+
+    Raises
+    ------
+    CvmError
+        The customer is not in the study.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> t = report.customer_values(study, study.customers["customer_id"].iloc[0])
+    >>> bool(t["segment_mean"].notna().any())
+    True
+    """
+    from .values import element_values
+
+    row = _customer_row(study, customer_id)
+    sub = row["subsegment"]
+    v = values if values is not None else element_values(study)
+    seg_mean = v.groupby("element_id", sort=False)["value"].mean()
+    sub_mean = v[v["subsegment"] == sub].groupby("element_id", sort=False)["value"].mean()
+    mine = v[v["customer_id"] == customer_id].set_index("element_id")
+    rows = []
+    for e in study.elements:
+        if not e.quantified:
+            rows.append((e.id, e.name, "placeholder", np.nan, np.nan, np.nan, np.nan, "", ""))
+            continue
+        if e.id not in mine.index:
+            continue
+        r = mine.loc[e.id]
+        val, sm = float(r["value"]), float(sub_mean.get(e.id, np.nan))
+        src = r["weakest_source"]
+        rows.append((e.id, e.name, str(r["status"]), val, sm, float(seg_mean.get(e.id, np.nan)), val - sm,
+                     "" if pd.isna(src) else str(src), str(r["missing_inputs"] or "")))
+    return pd.DataFrame(rows, columns=["element_id", "name", "status", "value", "subsegment_mean", "segment_mean",
+                                       "vs_subsegment", "weakest_source", "missing_inputs"])
+
+
+def customer_totals(study: Study, customer_id: str, totals_df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One customer's differential value, price difference and net value against the means.
+
+    Returns
+    -------
+    DataFrame
+        ``quantity, label, value, subsegment_mean, segment_mean, vs_subsegment``
+        for ``differential_value, contention_value, price_difference, net_value``.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> report.customer_totals(study, study.customers["customer_id"].iloc[0])["quantity"].iloc[-1]
+    'net_value'
+    """
+    from .values import totals
+
+    row = _customer_row(study, customer_id)
+    t = totals_df if totals_df is not None else totals(study)
+    sub = t[t["subsegment"] == row["subsegment"]]
+    mine = t[t["customer_id"] == customer_id].iloc[0]
+    rows = []
+    for q, label in TOTAL_LABELS.items():
+        val, sm = float(mine[q]), float(sub[q].mean())
+        rows.append((q, label, val, sm, float(t[q].mean()), val - sm))
+    return pd.DataFrame(rows, columns=["quantity", "label", "value", "subsegment_mean", "segment_mean",
+                                       "vs_subsegment"])
+
+
+def customer_missing(study: Study, customer_id: str) -> pd.DataFrame:
+    """The inputs still missing from one customer, which elements wait for them, and whom to ask.
+
+    Returns
+    -------
+    DataFrame
+        ``phrase, needed_by, stage, with, next_step, next_date`` (empty when
+        every needed input is on file).
+    """
+    from .research import missing_by_contact
+    from .values import missing_inputs
+
+    _customer_row(study, customer_id)
+    m = missing_by_contact(study)
+    if m.empty:  # no fieldwork log: still list what is missing
+        m = missing_inputs(study).assign(stage="", next_step="", next_date=pd.NaT)
+        m["with"] = ""
+    cols = ["phrase", "needed_by", "stage", "with", "next_step", "next_date"]
+    return m.loc[m["customer_id"] == customer_id, cols].reset_index(drop=True)
+
+
+def customer_assumptions(study: Study, customer_id: str) -> pd.DataFrame:
+    """The assumptions one customer's values rest on.
+
+    The model's assumptions (elements, constants, derived quantities, the
+    price) and this customer's own measurements whose source is
+    ``assumption``; other customers' assumed measurements are left out.
+
+    Returns
+    -------
+    DataFrame
+        ``kind, subject, assumption``.
+    """
+    from .estimates import assumptions
+
+    row = _customer_row(study, customer_id)
+    a = assumptions(study)
+    own = a["subject"].astype(str).str.startswith(f"{customer_id}: ")
+    keep = (a["kind"] != "measurement") | own
+    # a per-subsegment parity note only concerns that subsegment's customers
+    sub = str(row["subsegment"])
+    other_parity = a["assumption"].astype(str).str.match(r"Point of parity for (.+) customers") & \
+        ~a["assumption"].astype(str).str.startswith(f"Point of parity for {sub} customers")
+    return a[keep & ~other_parity].reset_index(drop=True)
+
+
+def customer_facts(study: Study, customer_id: str) -> pd.DataFrame:
+    """The customer's subsegment, its next-best-alternative and its characteristics.
+
+    Returns
+    -------
+    DataFrame
+        ``field, value`` (text).
+    """
+    row = _customer_row(study, customer_id)
+    sub = str(row["subsegment"])
+    rows = [("Customer", str(customer_id)), ("Subsegment", sub),
+            ("Next-best-alternative", study.alternative_for(sub))]
+    for c in study.characteristics:
+        rows.append((c, _cell(row[c])))
+    return pd.DataFrame(rows, columns=["field", "value"])

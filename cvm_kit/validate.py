@@ -1,0 +1,829 @@
+"""Every check of a study, collected into one report of located problems.
+
+:func:`validate` reads a study folder or workbook, checks the model
+(``project.yaml``), the tables and how they fit together, and returns a
+:class:`ValidationReport` listing *every* problem at once, each naming the
+file, the row/column or YAML key, the offending text and what was expected.
+Errors make the study unusable; warnings are normal in fieldwork (a customer
+still missing inputs, a measured variable no equation uses).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .equations import Equation, EquationError, normalize_phrase, parse
+from .errors import Problem
+from .study import (
+    ALL,
+    CATEGORIES,
+    CUSTOMERS_FILE,
+    FIELDWORK_STATUSES,
+    FIELDWORK_STEPS,
+    MEASUREMENTS_FILE,
+    PROJECT_FILE,
+    RELIABILITIES,
+    SOURCES,
+    STATUSES,
+    Charter,
+    Constant,
+    Derived,
+    Element,
+    Study,
+    Subsegment,
+    content_hash,
+)
+
+# ---------------------------------------------------------------------------
+# project.yaml schema (pydantic: collects every field error with its path)
+
+
+def _lower(v: Any) -> Any:
+    return v.strip().lower() if isinstance(v, str) else v
+
+
+_Status = Literal["parity", "difference", "contention", "placeholder"]
+_Category = Literal["technical", "economic", "service", "social"]
+_Kind = Literal["data", "estimate", "perception", "assumption"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+
+
+class _Charter(_Model):
+    business_issue: str = ""
+    success: str = ""
+    sponsor: str = ""
+    team: Union[list[str], str] = Field(default_factory=list)
+    start: Optional[_dt.date] = None
+    end: Optional[_dt.date] = None
+
+
+class _Subsegment(_Model):
+    id: str = Field(min_length=1)
+    description: str = ""
+    next_best_alternative: str = ""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+class _Constant(_Model):
+    name: str = Field(min_length=1)
+    value: float
+    source: str = ""
+    kind: Optional[_Kind] = None
+    note: str = ""
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: Any) -> Any:
+        return _lower(v)
+
+
+class _Derived(_Model):
+    name: str = Field(min_length=1)
+    equation: str = Field(min_length=1)
+
+
+class _Price(_Model):
+    equation: str = Field(min_length=1)
+
+
+class _Element(_Model):
+    id: str = Field(min_length=1)
+    name: str = ""
+    category: Optional[_Category] = None
+    status: _Status
+    equation: Optional[str] = None
+    assumptions: Union[list[str], str] = Field(default_factory=list)
+    status_by_subsegment: dict[str, _Status] = Field(default_factory=dict)
+    perceived_range: Optional[tuple[float, float]] = None
+    unit: str = ""
+
+    @field_validator("category", "status", mode="before")
+    @classmethod
+    def _words(cls, v: Any) -> Any:
+        return _lower(v)
+
+    @field_validator("status_by_subsegment", mode="before")
+    @classmethod
+    def _sbs(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): _lower(x) for k, x in v.items()}
+        return v
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+class _Project(_Model):
+    name: str = Field(min_length=1)
+    offering: str = Field(min_length=1)
+    segment: str = ""
+    next_best_alternative: str = Field(min_length=1)
+    currency: str = Field(min_length=1)
+    period: str = "year"
+    charter: Optional[_Charter] = None
+    subsegments: list[_Subsegment] = Field(min_length=1)
+    constants: list[_Constant] = Field(default_factory=list)
+    derived: list[_Derived] = Field(default_factory=list)
+    price: Optional[Union[_Price, str]] = None
+    elements: list[_Element] = Field(min_length=1)
+
+    @field_validator("constants", "derived", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+
+_KNOWN_KEYS = {
+    "": set(_Project.model_fields),
+    "charter": set(_Charter.model_fields),
+    "subsegments": set(_Subsegment.model_fields),
+    "constants": set(_Constant.model_fields),
+    "derived": set(_Derived.model_fields),
+    "elements": set(_Element.model_fields),
+}
+
+
+# ---------------------------------------------------------------------------
+# raw reading: files -> dict + string tables, with file-level problems
+
+
+@dataclass
+class RawStudy:
+    """A study as read, before checks: YAML data and all-text tables."""
+
+    path: Path
+    project: dict[str, Any] | None
+    tables: dict[str, pd.DataFrame]  # file name -> text table with a 'line' column
+    labels: dict[str, str]  # file name -> how to name it in messages
+    files: dict[str, bytes]
+    project_label: str = PROJECT_FILE
+    project_lines: dict[str, int] = field(default_factory=dict)
+
+
+def _read_yaml(text: str, label: str, problems: list[Problem]) -> dict[str, Any] | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(label, where, f"malformed YAML: {what}"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(label, "", f"expected a mapping of keys (name, offering, elements ...), found {type(data).__name__}"))
+        return None
+    return data
+
+
+def _decode(raw: bytes, label: str, problems: list[Problem]) -> str | None:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(
+            Problem(label, f"line {line}, byte {exc.start}",
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8 (CSV UTF-8 in Excel)")
+        )
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFrame | None:
+    """Read CSV text as an all-text table with a ``line`` column (file line numbers)."""
+    if not text.strip():
+        problems.append(Problem(label, "", "the file is empty; expected a header row and data rows"))
+        return None
+    try:
+        header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), nrows=0).columns]
+        # text columns stay exact Python strings; a numeric 'value' column parses in C
+        dtypes = {i: object for i, c in enumerate(header) if c != "value"}
+        df = pd.read_csv(io.StringIO(text), dtype=dtypes, keep_default_na=False, skip_blank_lines=True)
+    except Exception as exc:  # pandas raises several parser error types
+        problems.append(Problem(label, "", f"cannot be read as CSV: {exc}"))
+        return None
+    df.columns = header
+    if len(set(header)) != len(header):
+        dup = sorted({c for c in header if header.count(c) > 1})
+        problems.append(Problem(label, "header", f"column(s) {', '.join(dup)} appear more than once"))
+        return None
+    df["line"] = _line_numbers(text, len(df))
+    for c in header:
+        if df[c].dtype == object:
+            df[c] = map_unique(df[c], lambda t: str(t).strip())
+    return df
+
+
+def map_unique(col: pd.Series, fn) -> pd.Series:
+    """Apply ``fn`` once per distinct value of a text column (600k rows, few distinct values)."""
+    codes, uniques = pd.factorize(col, use_na_sentinel=False)
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = [fn(u) for u in uniques]
+    return pd.Series(mapped[codes], index=col.index, dtype=object)
+
+
+def _line_numbers(text: str, n: int) -> list[int] | range:
+    """File line of each data row (header is line 1; blank lines are skipped)."""
+    if text.count("\n") - text.endswith("\n") == n:
+        return range(2, n + 2)  # one physical line per row: no loop over lines needed
+    lines = [i + 1 for i, ln in enumerate(text.split("\n")) if ln.strip()][1:]
+    return lines[:n] if len(lines) >= n else range(2, n + 2)
+
+
+def read_raw(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
+    """Read a study folder or workbook without checking its content."""
+    path = Path(path)
+    problems: list[Problem] = []
+    if not path.exists():
+        return None, [Problem(str(path), "", "no such study folder or workbook")]
+    if path.is_file():
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            from .workbook import read_study_workbook
+
+            return read_study_workbook(path)
+        return None, [Problem(str(path), "", "expected a study folder or an .xlsx workbook")]
+
+    files: dict[str, bytes] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    project = None
+    for name in (PROJECT_FILE, CUSTOMERS_FILE, MEASUREMENTS_FILE):
+        if not (path / name).is_file():
+            problems.append(Problem(name, "", f"missing: a study folder needs {PROJECT_FILE}, {CUSTOMERS_FILE} and {MEASUREMENTS_FILE}"))
+    for f in sorted(path.iterdir()):
+        if not f.is_file() or f.name.startswith("."):
+            continue
+        if f.name == PROJECT_FILE or (f.suffix == ".csv" and f.name in (CUSTOMERS_FILE, MEASUREMENTS_FILE, "prospects.csv", "fieldwork.csv", "realized.csv")):
+            files[f.name] = f.read_bytes()
+    if PROJECT_FILE in files:
+        text = _decode(files[PROJECT_FILE], PROJECT_FILE, problems)
+        if text is not None:
+            project = _read_yaml(text, PROJECT_FILE, problems)
+    for name, raw in files.items():
+        if name.endswith(".csv"):
+            text = _decode(raw, name, problems)
+            if text is not None:
+                df = read_csv_text(text, name, problems)
+                if df is not None:
+                    tables[name] = df
+    labels = {n: n for n in tables}
+    return RawStudy(path, project, tables, labels, files), problems
+
+
+# ---------------------------------------------------------------------------
+# the report
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of :func:`validate`: every problem, and the study if usable."""
+
+    path: Path
+    problems: list[Problem]
+    study: Study | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> str:
+        """A short text: customers per subsegment, elements by status, input coverage."""
+        s = self.study
+        if s is None:
+            return f"{self.path}: {len(self.errors)} error(s)"
+        from .values import input_coverage
+
+        lines = [f"Study: {s.name} ({s.offering} vs {s.next_best_alternative}), {s.currency} per {s.period}"]
+        counts = s.customers["subsegment"].value_counts()
+        lines.append("Customers: " + ", ".join(f"{sid} {int(counts.get(sid, 0))}" for sid in s.subsegment_ids)
+                     + f" (total {len(s.customers)})")
+        by_status = {st: [e.id for e in s.elements if e.status == st] for st in STATUSES}
+        lines.append("Elements: " + ", ".join(f"{st} {len(ids)}" for st, ids in by_status.items()))
+        cov = input_coverage(s)
+        have = int(cov["present"].sum())
+        lines.append(f"Inputs: {have} of {len(cov)} customer x phrase inputs on file ({have / max(len(cov), 1):.0%})"
+                     f", {len(s.measurements)} measurement rows")
+        lines.append(f"Warnings: {len(self.warnings)}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# the checks
+
+
+def _loc(parts: tuple[Any, ...], project: dict[str, Any]) -> str:
+    """Render a pydantic location as ``elements[2].status (id=downtime)``."""
+    out = ""
+    ident = None
+    node: Any = project
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+        try:
+            node = node[p]
+            if isinstance(node, dict) and ident is None and ("id" in node or "name" in node) and isinstance(p, int):
+                ident = f"id={node['id']}" if "id" in node else f"name={node['name']}"
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return out + (f" ({ident})" if ident else "")
+
+
+def _pydantic_problems(exc: ValidationError, project: dict[str, Any], label: str) -> list[Problem]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        # union branches add their type names to the location; drop them
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "list[str]", "_Price"))))
+        where = _loc(loc, project)
+        got = err.get("input")
+        msg = err["msg"]
+        if err["type"] == "missing":
+            msg = "required key is missing"
+        elif err["type"] == "literal_error":
+            msg = f"{got!r} is not allowed; expected {msg.split('Input should be ')[-1]}"
+        elif got is not None and not isinstance(got, (dict, list)):
+            msg = f"{got!r}: {msg}"
+        out.append(Problem(label, where, msg))
+    return out
+
+
+def _unknown_keys(project: dict[str, Any], label: str) -> list[Problem]:
+    out = []
+    for key in project:
+        if key not in _KNOWN_KEYS[""]:
+            out.append(Problem(label, str(key), "unknown key (ignored); check its spelling", "warning"))
+    for section in ("subsegments", "constants", "derived", "elements"):
+        items = project.get(section)
+        if isinstance(items, list):
+            for i, item in enumerate(items):
+                if isinstance(item, dict):
+                    for key in item:
+                        if key not in _KNOWN_KEYS[section]:
+                            out.append(Problem(label, _loc((section, i, key), project),
+                                               "unknown key (ignored); check its spelling", "warning"))
+    ch = project.get("charter")
+    if isinstance(ch, dict):
+        for key in ch:
+            if key not in _KNOWN_KEYS["charter"]:
+                out.append(Problem(label, f"charter.{key}", "unknown key (ignored)", "warning"))
+    return out
+
+
+def _closest(word: str, candidates: list[str]) -> str:
+    m = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f"; did you mean [{m[0]}]?" if m else ""
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _to_number(text: str) -> float | None:
+    t = text.strip().replace("\u2212", "-")
+    if not _NUMBER.match(t):
+        return None
+    return float(t)
+
+
+def _number_hint(text: str) -> str:
+    if re.match(r"^[+-]?\d{1,3}([,. ']\d{3})+([.,]\d+)?$", text.strip()):
+        return " (write it without thousands separators, e.g. 1200.5)"
+    return ""
+
+
+def _required_columns(df: pd.DataFrame, label: str, cols: tuple[str, ...], problems: list[Problem]) -> bool:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        found = ", ".join(c for c in df.columns if c != "line")
+        problems.append(Problem(label, "header", f"missing column(s) {', '.join(missing)}; found: {found}"))
+        return False
+    return True
+
+
+def validate(path: str | Path) -> ValidationReport:
+    """Check a whole study and collect every problem.
+
+    Parameters
+    ----------
+    path : str or Path
+        Study folder or workbook.
+
+    Returns
+    -------
+    ValidationReport
+        ``problems`` (errors and warnings, each located) and ``study`` (the
+        loaded :class:`~cvm_kit.study.Study` when there is no error).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> report = cvm.validate(cvm.example_path())
+    >>> report.ok
+    True
+    """
+    path = Path(path)
+    raw, problems = read_raw(path)
+    if raw is None:
+        return ValidationReport(path, problems)
+    plabel = raw.project_label
+    model: _Project | None = None
+    if raw.project is not None:
+        try:
+            model = _Project.model_validate(raw.project)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc, raw.project, plabel))
+        problems.extend(_unknown_keys(raw.project, plabel))
+
+    # ---- model-level checks -------------------------------------------------
+    sub_ids: list[str] = []
+    elements: list[Element] = []
+    constants: list[Constant] = []
+    derived_eqs: dict[str, tuple[str, Equation]] = {}  # norm name -> (display, eq)
+    price: Equation | None = None
+    charter: Charter | None = None
+    subsegments: list[Subsegment] = []
+    needs: dict[str, list[str]] = {}  # norm phrase -> where it is used
+    display: dict[str, str] = {}
+
+    def _parse(text: str, where: str) -> Equation | None:
+        try:
+            eq = parse(text, context=f"{plabel}: {where}")
+        except EquationError as exc:
+            problems.append(Problem(plabel, where, f"word equation does not parse: {exc.describe() if hasattr(exc, 'describe') else exc}"))
+            return None
+        for p, d in zip(eq.phrases, eq.display_phrases):
+            needs.setdefault(p, []).append(where)
+            display.setdefault(p, d)
+        return eq
+
+    if model is not None:
+        seen: dict[str, int] = {}
+        for i, s in enumerate(model.subsegments):
+            if s.id in seen:
+                problems.append(Problem(plabel, f"subsegments[{i}].id", f"subsegment id {s.id!r} is used twice (first at subsegments[{seen[s.id]}])"))
+            elif s.id.lower() == ALL:
+                problems.append(Problem(plabel, f"subsegments[{i}].id", f"{s.id!r} is reserved for whole-segment rows; choose another id"))
+            seen.setdefault(s.id, i)
+            subsegments.append(Subsegment(s.id, s.description, s.next_best_alternative))
+        sub_ids = list(seen)
+
+        cseen: dict[str, int] = {}
+        for i, c in enumerate(model.constants):
+            n = normalize_phrase(c.name)
+            if n in cseen:
+                problems.append(Problem(plabel, f"constants[{i}].name", f"constant {c.name!r} is defined twice (first at constants[{cseen[n]}])"))
+                continue
+            cseen[n] = i
+            kind = c.kind or (c.source.strip().lower() if c.source.strip().lower() in SOURCES else ("data" if c.source else "assumption"))
+            constants.append(Constant(c.name, float(c.value), c.source, kind, c.note))
+            display.setdefault(n, c.name)
+
+        for i, d in enumerate(model.derived):
+            n = normalize_phrase(d.name)
+            where = f"derived[{i}].equation (name={d.name})"
+            if n in derived_eqs:
+                problems.append(Problem(plabel, f"derived[{i}].name", f"derived quantity {d.name!r} is defined twice"))
+                continue
+            if n in cseen:
+                problems.append(Problem(plabel, f"derived[{i}].name", f"{d.name!r} is both derived and a constant; a name must be one or the other"))
+            eq = _parse(d.equation, where)
+            if eq is not None:
+                derived_eqs[n] = (d.name, eq)
+                display.setdefault(n, d.name)
+
+        if model.price is not None:
+            ptext = model.price if isinstance(model.price, str) else model.price.equation
+            price = _parse(ptext, "price.equation")
+
+        eseen: dict[str, int] = {}
+        for i, e in enumerate(model.elements):
+            where = f"elements[{i}]" + f" (id={e.id})"
+            if e.id in eseen:
+                problems.append(Problem(plabel, f"elements[{i}].id", f"element id {e.id!r} is used twice (first at elements[{eseen[e.id]}])"))
+                continue
+            eseen[e.id] = i
+            if e.id.lower() in ("differential_value", "net_value", "contention_value", "price_difference"):
+                problems.append(Problem(plabel, f"elements[{i}].id", f"{e.id!r} is reserved for totals; choose another id"))
+            eq = None
+            if e.equation:
+                eq = _parse(e.equation, f"elements[{i}].equation (id={e.id})")
+            elif e.status in ("difference", "contention") or any(
+                v in ("difference", "contention") for v in e.status_by_subsegment.values()
+            ):
+                problems.append(Problem(plabel, f"elements[{i}].equation (id={e.id})",
+                                        f"a {e.status} element needs a value word equation (only parity and placeholder elements may omit it)"))
+            for sid in e.status_by_subsegment:
+                if sid not in seen:
+                    problems.append(Problem(plabel, f"elements[{i}].status_by_subsegment.{sid} (id={e.id})",
+                                            f"unknown subsegment {sid!r}; expected one of {', '.join(seen)}"))
+            rng = e.perceived_range
+            if rng is not None and rng[0] > rng[1]:
+                problems.append(Problem(plabel, f"elements[{i}].perceived_range (id={e.id})", f"low {rng[0]} is above high {rng[1]}"))
+            assumptions = (e.assumptions,) if isinstance(e.assumptions, str) else tuple(e.assumptions)
+            elements.append(Element(e.id, e.name or e.id, e.category, e.status, eq, tuple(a for a in assumptions if a),
+                                    dict(e.status_by_subsegment), rng, e.unit))
+            del where
+
+        if model.charter is not None:
+            c = model.charter
+            team = (c.team,) if isinstance(c.team, str) else tuple(c.team)
+            charter = Charter(c.business_issue, c.success, c.sponsor, team, c.start, c.end)
+            if not c.success:
+                problems.append(Problem(plabel, "charter.success", "a charter needs a success statement (what result, by when)"))
+            if c.start and c.end and c.end < c.start:
+                problems.append(Problem(plabel, "charter.end", f"end {c.end} is before start {c.start}"))
+
+    # ---- derived: cycles and evaluation order -------------------------------
+    order: list[str] = []
+    if derived_eqs:
+        state: dict[str, int] = {}
+
+        def visit(n: str, stack: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cyc = stack[stack.index(n):] + [n]
+                problems.append(Problem(plabel, "derived", "derived quantities refer to each other in a cycle: "
+                                        + " -> ".join(f"[{derived_eqs[x][0]}]" for x in cyc)))
+                return
+            state[n] = 1
+            for p in derived_eqs[n][1].phrases:
+                if p in derived_eqs:
+                    visit(p, stack + [n])
+            state[n] = 2
+            order.append(n)
+
+        for n in derived_eqs:
+            visit(n, [])
+        order = list(dict.fromkeys(order))
+
+    # ---- customers.csv ------------------------------------------------------
+    customers = raw.tables.get(CUSTOMERS_FILE)
+    clabel = raw.labels.get(CUSTOMERS_FILE, CUSTOMERS_FILE)
+    cust_ids: set[str] = set()
+    cust_frame: pd.DataFrame | None = None
+    if customers is not None and _required_columns(customers, clabel, ("customer_id", "subsegment"), problems):
+        first: dict[str, int] = {}
+        for cid, sub, line in zip(customers["customer_id"], customers["subsegment"], customers["line"]):
+            if not cid:
+                problems.append(Problem(clabel, f"line {line}, column customer_id", "empty customer_id"))
+                continue
+            if cid in first:
+                problems.append(Problem(clabel, f"line {line}, column customer_id", f"duplicate customer {cid!r} (first on line {first[cid]})"))
+            first.setdefault(cid, line)
+            if model is not None and sub not in sub_ids:
+                problems.append(Problem(clabel, f"line {line}, column subsegment", f"unknown subsegment {sub!r} for customer {cid!r}; expected one of {', '.join(sub_ids)}"))
+        cust_ids = set(first)
+        if not len(customers):
+            problems.append(Problem(clabel, "", "no customers: expected one row per participating customer"))
+        cust_frame = _typed_characteristics(customers.drop(columns=["line"]))
+
+    # ---- measurements.csv ---------------------------------------------------
+    meas = raw.tables.get(MEASUREMENTS_FILE)
+    mlabel = raw.labels.get(MEASUREMENTS_FILE, MEASUREMENTS_FILE)
+    meas_frame: pd.DataFrame | None = None
+    if meas is not None and _required_columns(meas, mlabel, ("customer_id", "variable", "value", "source"), problems):
+        meas = meas.copy()
+        for col in ("reliability", "note"):
+            if col not in meas.columns:
+                meas[col] = ""
+        if meas["value"].dtype == object:
+            values = pd.to_numeric(map_unique(meas["value"], lambda t: str(t).replace("\u2212", "-")), errors="coerce")
+        else:
+            values = meas["value"].astype(float)
+        bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+        for line, text, var in zip(meas.loc[bad, "line"], meas.loc[bad, "value"], meas.loc[bad, "variable"]):
+            text = str(text)
+            what = "empty value" if not text else f"{text[:60]!r} is not a number{_number_hint(text)}"
+            problems.append(Problem(mlabel, f"line {line}, column value ([{var[:80]}])", f"{what}; expected a plain number"))
+        src = map_unique(meas["source"], str.lower)
+        for line, text in zip(meas.loc[~src.isin(SOURCES), "line"], meas.loc[~src.isin(SOURCES), "source"]):
+            problems.append(Problem(mlabel, f"line {line}, column source", f"{text[:60]!r} is not a source word; expected one of {', '.join(SOURCES)}"))
+        rel = map_unique(meas["reliability"], str.lower)
+        badrel = ~(rel.isin(RELIABILITIES) | (rel == ""))
+        for line, text in zip(meas.loc[badrel, "line"], meas.loc[badrel, "reliability"]):
+            problems.append(Problem(mlabel, f"line {line}, column reliability", f"{text[:60]!r}; expected one of {', '.join(RELIABILITIES)} or empty"))
+        if customers is not None and cust_ids:
+            unknown = ~meas["customer_id"].isin(cust_ids)
+            for line, cid in zip(meas.loc[unknown, "line"], meas.loc[unknown, "customer_id"]):
+                problems.append(Problem(mlabel, f"line {line}, column customer_id", f"unknown customer {cid[:60]!r}; expected a customer_id of {CUSTOMERS_FILE}"))
+        empty_var = meas["variable"] == ""
+        for line in meas.loc[empty_var, "line"]:
+            problems.append(Problem(mlabel, f"line {line}, column variable", "empty variable; expected a phrase used by an equation"))
+        meas_frame = pd.DataFrame({
+            "customer_id": meas["customer_id"],
+            "variable": meas["variable"],
+            "phrase": _normalize_column(meas["variable"]),
+            "value": values.astype(float),
+            "source": src,
+            "reliability": rel,
+            "note": meas["note"],
+            "line": meas["line"].astype(int),
+        })
+
+    # ---- phrases: every needed phrase resolves; names are not doubly defined --
+    measured: set[str] = set(meas_frame["phrase"].unique()) if meas_frame is not None else set()
+    const_names = {normalize_phrase(c.name) for c in constants}
+    for n, (dname, _) in derived_eqs.items():
+        if n in measured:
+            problems.append(Problem(plabel, f"derived (name={dname})", f"[{dname}] is both derived and measured in {mlabel}; a name must be one or the other"))
+    if model is not None and meas_frame is not None:
+        known = measured | const_names | set(derived_eqs)
+        for p, wheres in needs.items():
+            if p not in known:
+                cands = [display[x] for x in known if x in display] + sorted(measured)
+                problems.append(Problem(plabel, wheres[0], f"phrase [{display.get(p, p)}] is not measured by any customer, "
+                                        f"not a constant and not derived{_closest(display.get(p, p), cands)}"))
+        for p in sorted(measured - set(needs)):
+            row = meas_frame.loc[meas_frame["phrase"] == p].iloc[0]
+            problems.append(Problem(mlabel, f"line {row['line']}, column variable",
+                                    f"[{row['variable']}] is measured but no equation uses it{_closest(p, list(needs))}", "warning"))
+
+    # ---- optional tables ----------------------------------------------------
+    prospects = _optional_prospects(raw, cust_frame, sub_ids, problems)
+    fieldwork = _optional_fieldwork(raw, cust_ids, problems)
+    realized = _optional_realized(raw, cust_ids, {e.id for e in elements}, problems)
+
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or model is None or cust_frame is None or meas_frame is None:
+        return ValidationReport(path, problems)
+
+    study = Study(
+        path=path,
+        name=model.name,
+        offering=model.offering,
+        segment=model.segment,
+        next_best_alternative=model.next_best_alternative,
+        currency=model.currency,
+        period=model.period,
+        subsegments=tuple(subsegments),
+        constants=tuple(constants),
+        derived=tuple(Derived(derived_eqs[n][0], derived_eqs[n][1]) for n in order),
+        price=price,
+        elements=tuple(elements),
+        customers=cust_frame,
+        measurements=meas_frame.reset_index(drop=True),
+        charter=charter,
+        prospects=prospects,
+        fieldwork=fieldwork,
+        realized=realized,
+        content_hash=content_hash(raw.files),
+    )
+    # coverage warnings need the study (which customer lacks which phrase)
+    from .values import missing_inputs
+
+    for row in missing_inputs(study).itertuples(index=False):
+        problems.append(Problem(mlabel, f"customer {row.customer_id}",
+                                f"no value yet for [{row.phrase}] (needed by {row.needed_by}); element left empty until measured",
+                                "warning"))
+    study = _replace_warnings(study, [p for p in problems if p.severity == "warning"])
+    return ValidationReport(path, problems, study)
+
+
+def _normalize_column(col: pd.Series) -> pd.Series:
+    """normalize_phrase over a column, once per distinct text (600k rows, ~100 phrases)."""
+    uniq = {u: normalize_phrase(u) for u in col.unique()}
+    return col.map(uniq)
+
+
+def _replace_warnings(study: Study, warnings: list[Problem]) -> Study:
+    from dataclasses import replace
+
+    return replace(study, warnings=tuple(warnings))
+
+
+def _typed_characteristics(df: pd.DataFrame) -> pd.DataFrame:
+    """Numeric characteristic columns become floats; others stay text."""
+    out = df.copy()
+    for c in out.columns:
+        if c in ("customer_id", "subsegment", "prospect_id"):
+            continue
+        vals = out[c]
+        nonempty = vals[vals != ""]
+        nums = nonempty.map(_to_number)
+        if len(nonempty) and nums.notna().all():
+            out[c] = vals.map(lambda t: _to_number(t) if t != "" else float("nan")).astype(float)
+        else:
+            out[c] = vals.replace("", pd.NA)
+    return out
+
+
+def _optional_prospects(raw: RawStudy, customers: pd.DataFrame | None, sub_ids: list[str], problems: list[Problem]) -> pd.DataFrame | None:
+    df = raw.tables.get("prospects.csv")
+    if df is None:
+        return None
+    label = raw.labels.get("prospects.csv", "prospects.csv")
+    id_col = "prospect_id" if "prospect_id" in df.columns else "customer_id"
+    if not _required_columns(df, label, (id_col,), problems):
+        return None
+    seen: dict[str, int] = {}
+    for pid, line in zip(df[id_col], df["line"]):
+        if pid in seen:
+            problems.append(Problem(label, f"line {line}, column {id_col}", f"duplicate prospect {pid!r} (first on line {seen[pid]})"))
+        seen.setdefault(pid, line)
+    if "subsegment" in df.columns and sub_ids:
+        for sub, line in zip(df["subsegment"], df["line"]):
+            if sub and sub not in sub_ids:
+                problems.append(Problem(label, f"line {line}, column subsegment", f"unknown subsegment {sub!r}; expected one of {', '.join(sub_ids)}"))
+    out = _typed_characteristics(df.drop(columns=["line"]).rename(columns={id_col: "prospect_id"}))
+    return out
+
+
+def _parse_date(text: str) -> _dt.date | None:
+    try:
+        return _dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _optional_fieldwork(raw: RawStudy, cust_ids: set[str], problems: list[Problem]) -> pd.DataFrame | None:
+    df = raw.tables.get("fieldwork.csv")
+    if df is None:
+        return None
+    label = raw.labels.get("fieldwork.csv", "fieldwork.csv")
+    if not _required_columns(df, label, ("customer_id", "date", "step", "status"), problems):
+        return None
+    df = df.copy()
+    for col in ("with", "note"):
+        if col not in df.columns:
+            df[col] = ""
+    dates = []
+    for row in df.itertuples(index=False):
+        d = getattr(row, "date")
+        line = getattr(row, "line")
+        if cust_ids and row.customer_id not in cust_ids:
+            problems.append(Problem(label, f"line {line}, column customer_id", f"unknown customer {row.customer_id!r}; expected a customer_id of {CUSTOMERS_FILE}"))
+        if row.step.lower() not in FIELDWORK_STEPS:
+            problems.append(Problem(label, f"line {line}, column step", f"{row.step!r}; expected one of {', '.join(FIELDWORK_STEPS)}"))
+        if row.status.lower() not in FIELDWORK_STATUSES:
+            problems.append(Problem(label, f"line {line}, column status", f"{row.status!r}; expected one of {', '.join(FIELDWORK_STATUSES)}"))
+        parsed = _parse_date(d)
+        if parsed is None:
+            problems.append(Problem(label, f"line {line}, column date", f"{d!r} is not a date; expected YYYY-MM-DD"))
+        dates.append(parsed)
+    df["date"] = pd.to_datetime(pd.Series(dates, dtype=object), errors="coerce").values
+    df["step"] = df["step"].str.lower()
+    df["status"] = df["status"].str.lower()
+    return df
+
+
+def _optional_realized(raw: RawStudy, cust_ids: set[str], element_ids: set[str], problems: list[Problem]) -> pd.DataFrame | None:
+    df = raw.tables.get("realized.csv")
+    if df is None:
+        return None
+    label = raw.labels.get("realized.csv", "realized.csv")
+    if not _required_columns(df, label, ("customer_id", "element_id", "promised", "realized"), problems):
+        return None
+    df = df.copy()
+    for col in ("period_start", "period_end", "source", "note"):
+        if col not in df.columns:
+            df[col] = ""
+    for row in df.itertuples(index=False):
+        line = row.line
+        if cust_ids and row.customer_id not in cust_ids:
+            problems.append(Problem(label, f"line {line}, column customer_id", f"unknown customer {row.customer_id!r}; expected a customer_id of {CUSTOMERS_FILE}"))
+        if element_ids and row.element_id not in element_ids:
+            problems.append(Problem(label, f"line {line}, column element_id", f"unknown element {row.element_id!r}; expected one of {', '.join(sorted(element_ids))}"))
+        for col in ("promised", "realized"):
+            text = getattr(row, col)
+            if text != "" and _to_number(text) is None:
+                problems.append(Problem(label, f"line {line}, column {col}", f"{text[:60]!r} is not a number{_number_hint(text)}"))
+        for col in ("period_start", "period_end"):
+            text = getattr(row, col)
+            if text and _parse_date(text) is None:
+                problems.append(Problem(label, f"line {line}, column {col}", f"{text!r} is not a date; expected YYYY-MM-DD"))
+        src = row.source.lower()
+        if src and src not in SOURCES:
+            problems.append(Problem(label, f"line {line}, column source", f"{row.source!r}; expected one of {', '.join(SOURCES)}"))
+    for col in ("promised", "realized"):
+        df[col] = df[col].map(lambda t: _to_number(t) if t != "" else float("nan")).astype(float)
+    df["source"] = df["source"].str.lower()
+    return df

@@ -38,7 +38,15 @@ _LAZY: dict[str, str] = {
     "missing_inputs": "values", "subsegment_input_means": "values",
     "summarize": "estimates", "summarize_totals": "estimates", "value_summary": "estimates",
     "assumptions": "estimates", "describe": "estimates",
+    "subsegment_value_summary": "estimates",
     "write_tables": "tables",
+    # tools for customers and sales
+    "write_worksheets": "worksheets", "read_worksheets": "worksheets", "plan_import": "worksheets",
+    "apply_import": "worksheets", "write_calculator": "calculator",
+    # research phase
+    "charter_summary": "research", "charter_html": "research", "charter_markdown": "research",
+    "hypotheses": "research", "alternatives": "research", "fieldwork_by_subsegment": "research",
+    "fieldwork_by_customer": "research", "missing_by_contact": "research",
 }
 
 

@@ -454,10 +454,10 @@ def _calculator_class(widgets: Any) -> type:
             fig, ax = plt.subplots(figsize=(7.5, 3.8))
             try:
                 plot_value_waterfall(self.waterfall, ax=ax, currency=self.study.currency)
-                fig.tight_layout()
                 if _in_ipython():  # outside IPython there is nowhere to show it
                     from IPython.display import display
 
+                    fig.tight_layout()
                     self.chart.clear_output(wait=True)
                     with self.chart:
                         display(fig)

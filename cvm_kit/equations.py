@@ -402,7 +402,7 @@ def _tokens(text: str) -> Iterator[_Token]:
                     hint="empty phrase",
                 )
             yield _Token(
-                "PHRASE", text[pos : close + 1], pos, (normalize_phrase(raw), " ".join(raw.split()))
+                "PHRASE", text[pos : close + 1], pos, (normalize_phrase(raw), raw.strip())
             )
             pos = close + 1
         elif ch in _OPERATORS:
@@ -635,7 +635,7 @@ class Equation:
     phrases : tuple of str
         Normalized phrases in order of first appearance, each once.
     display_phrases : tuple of str
-        The same phrases as first written (stripped, white space collapsed).
+        The same phrases as first written (stripped).
     tree : Node
         The expression tree (:class:`Num`, :class:`Var`, :class:`Neg`,
         :class:`BinOp`, :class:`Call`) for translators.

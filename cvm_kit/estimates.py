@@ -154,8 +154,8 @@ def value_summary(study: Study, summary: pd.DataFrame | None = None) -> pd.DataF
     -------
     DataFrame
         ``element_id, name, category, status, status_by_subsegment, mean,
-        ci_low, ci_high, n, share_from_data, mean_<subsegment>...,
-        perceived_low, perceived_high, summed, equation, assumptions``.
+        ci_low, ci_high, n, share_from_data, then per subsegment
+        ``mean_<id>, status_<id>``, then perceived_low, perceived_high, summed, equation, assumptions``.
 
     Examples
     --------
@@ -178,10 +178,12 @@ def value_summary(study: Study, summary: pd.DataFrame | None = None) -> pd.DataF
                        share_from_data=a["share_from_data"])
             for sid in study.subsegment_ids:
                 row[f"mean_{sid}"] = s.loc[(e.id, sid), "mean"] if (e.id, sid) in s.index else np.nan
+                row[f"status_{sid}"] = e.status_for(sid)
         else:
             row.update(mean=np.nan, ci_low=np.nan, ci_high=np.nan, n=0, share_from_data=np.nan)
             for sid in study.subsegment_ids:
                 row[f"mean_{sid}"] = np.nan
+                row[f"status_{sid}"] = e.status_for(sid)
         rng = e.perceived_range
         row["perceived_low"] = rng[0] if rng else np.nan
         row["perceived_high"] = rng[1] if rng else np.nan
@@ -190,6 +192,31 @@ def value_summary(study: Study, summary: pd.DataFrame | None = None) -> pd.DataF
         row["equation"] = e.equation.text if e.equation is not None else ""
         row["assumptions"] = "; ".join(e.assumptions)
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def subsegment_value_summary(study: Study, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The value summary of each subsegment against *its* next-best-alternative.
+
+    Returns
+    -------
+    DataFrame
+        ``subsegment, next_best_alternative, element_id, name, status, n,
+        mean, ci_low, ci_high`` (status as hypothesised for that subsegment;
+        placeholders listed with NaN, never summed).
+    """
+    summary = summary if summary is not None else summarize(study)
+    s = summary.set_index(["element_id", "subsegment"])
+    rows = []
+    for sid in study.subsegment_ids:
+        for e in study.elements:
+            rec = {"subsegment": sid, "next_best_alternative": study.alternative_for(sid), "element_id": e.id,
+                   "name": e.name, "status": e.status_for(sid), "n": 0, "mean": np.nan, "ci_low": np.nan,
+                   "ci_high": np.nan}
+            if (e.id, sid) in s.index:
+                a = s.loc[(e.id, sid)]
+                rec.update(n=int(a["n"]), mean=a["mean"], ci_low=a["ci_low"], ci_high=a["ci_high"])
+            rows.append(rec)
     return pd.DataFrame(rows)
 
 

@@ -43,8 +43,8 @@ from .errors import CvmError
 from .study import Study
 
 __all__ = [
-    "open_study", "header", "header_html", "money", "table_html", "display_table", "show", "note",
-    "choose", "validation_table", "coverage_matrix", "source_mix", "customer_values", "customer_totals",
+    "open_study", "study_path", "validated_study", "pick_customer", "header", "header_html", "money", "table_html", "display_table", "show", "note",
+    "choose", "validation_table", "coverage_matrix", "coverage_summary", "source_mix", "customer_values", "customer_totals",
     "customer_missing", "customer_assumptions", "customer_facts", "TOTAL_LABELS",
 ]
 
@@ -116,12 +116,77 @@ def open_study(study: str | Path | None = "") -> Study:
     >>> report.open_study("").label
     'pipe_coating'
     """
-    from . import example_path
     from .study import load_study
 
+    return load_study(study_path(study))
+
+
+def study_path(study: str | Path | None = "") -> Path:
+    """The path a notebook's ``study`` parameter names (empty: the bundled example).
+
+    Examples
+    --------
+    >>> from cvm_kit import report
+    >>> report.study_path("").name
+    'pipe_coating'
+    """
+    from . import example_path
+
     if study is None or str(study).strip() == "":
-        return load_study(example_path())
-    return load_study(Path(str(study)).expanduser())
+        return example_path()
+    return Path(str(study)).expanduser()
+
+
+def validated_study(study: str | Path | None = "") -> tuple[Study, Any]:
+    """Validate and load a study; on errors show every problem, then raise.
+
+    Returns
+    -------
+    (Study, ValidationReport)
+        The loaded study and the full report (warnings included).
+
+    Raises
+    ------
+    StudyError
+        After displaying the table of problems, so the executed notebook
+        keeps them above the error.
+    """
+    from .errors import StudyError
+    from .validate import validate
+
+    path = study_path(study)
+    check = validate(path)
+    if check.study is None or check.errors:
+        display_table(validation_table(check), caption=f"Problems in {path}")
+        raise StudyError(check.errors, str(path))
+    return check.study, check
+
+
+def pick_customer(study: Study, customer_id: str | None = "") -> str:
+    """The customer a per-customer report is about (empty: the study's first customer).
+
+    Raises
+    ------
+    CvmError
+        The customer is not in customers.csv (the message lists known ids).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> report.pick_customer(study, "") == study.customers["customer_id"].iloc[0]
+    True
+    """
+    from .values import require_customer
+
+    if customer_id is None or str(customer_id).strip() == "":
+        if study.customers.empty:
+            raise CvmError(f"{study.path / 'customers.csv'} lists no customer")
+        return str(study.customers["customer_id"].iloc[0])
+    cid = str(customer_id).strip()
+    require_customer(study, cid)
+    return cid
 
 
 def header_html(study: Study, title: str, *, subtitle: str = "", today: Any = None) -> str:
@@ -441,6 +506,43 @@ def coverage_matrix(study: Study) -> pd.DataFrame:
         out.columns.name = None
     out.insert(0, "subsegment", study.customers.set_index("customer_id")["subsegment"].reindex(ids).to_numpy())
     return out
+
+
+def coverage_summary(study: Study, by: str = "customer") -> pd.DataFrame:
+    """How complete the inputs are, per customer or per input phrase.
+
+    Parameters
+    ----------
+    by : {"customer", "phrase"}
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, subsegment`` (or ``phrase``), then ``needed, on_file,
+        missing, share_on_file``.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> t = report.coverage_summary(cvm.load_study(cvm.example_path()))
+    >>> bool((t["needed"] == t["on_file"] + t["missing"]).all())
+    True
+    """
+    from .values import input_coverage
+
+    if by not in ("customer", "phrase"):
+        raise CvmError(f"coverage_summary: by={by!r}; expected 'customer' or 'phrase'")
+    cov = input_coverage(study)
+    keys = ["customer_id", "subsegment"] if by == "customer" else ["phrase"]
+    cols = keys + ["needed", "on_file", "missing", "share_on_file"]
+    if cov.empty:
+        return pd.DataFrame(columns=cols)
+    g = cov.groupby(keys, sort=False)["present"].agg(needed="size", on_file="sum").reset_index()
+    g["on_file"] = g["on_file"].astype(int)
+    g["missing"] = g["needed"] - g["on_file"]
+    g["share_on_file"] = g["on_file"] / g["needed"]
+    return g[cols]
 
 
 def source_mix(study: Study) -> pd.DataFrame:

@@ -362,7 +362,7 @@ def _pydantic_problems(exc: ValidationError, project: dict[str, Any], label: str
     for err in exc.errors():
         loc = tuple(err["loc"])
         # union branches add their type names to the location; drop them
-        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "list[str]", "_Price"))))
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in ("str", "list[str]", "_Price", "constrained-str"))))
         where = _loc(loc, project)
         got = err.get("input")
         msg = err["msg"]
@@ -759,7 +759,7 @@ def _optional_prospects(raw: RawStudy, customers: pd.DataFrame | None, sub_ids: 
 
 def _parse_date(text: str) -> _dt.date | None:
     try:
-        return _dt.date.fromisoformat(text.strip())
+        return _dt.datetime.strptime(text.strip(), "%Y-%m-%d").date()
     except ValueError:
         return None
 
@@ -785,8 +785,8 @@ def _optional_fieldwork(raw: RawStudy, cust_ids: set[str], problems: list[Proble
             problems.append(Problem(label, f"line {line}, column step", f"{row.step!r}; expected one of {', '.join(FIELDWORK_STEPS)}"))
         if row.status.lower() not in FIELDWORK_STATUSES:
             problems.append(Problem(label, f"line {line}, column status", f"{row.status!r}; expected one of {', '.join(FIELDWORK_STATUSES)}"))
-        parsed = _parse_date(d)
-        if parsed is None:
+        parsed = _parse_date(d) if d else None
+        if parsed is None and not (d == "" and row.status.lower() == "planned"):  # planned, not yet dated: fine
             problems.append(Problem(label, f"line {line}, column date", f"{d!r} is not a date; expected YYYY-MM-DD"))
         dates.append(parsed)
     df["date"] = pd.to_datetime(pd.Series(dates, dtype=object), errors="coerce").values

@@ -559,3 +559,9 @@ def require_customer(study: Study, customer_id: str) -> None:
     if customer_id not in set(study.customers["customer_id"]):
         raise CvmError(f"customer {customer_id!r} is not in {study.path / 'customers.csv'}; "
                        f"known: {', '.join(map(str, study.customers['customer_id'][:20]))}")
+
+
+# Public names for the helpers other stages (worksheets, calculators) build on.
+display_names = _display_names
+phrase_users = _phrase_users
+needed_for = _needed_for

@@ -60,9 +60,15 @@ def value_matrix(study: Study, values: pd.DataFrame | None = None, totals: pd.Da
     -------
     DataFrame
         Indexed by ``customer_id`` in customers.csv order; columns
-        ``subsegment``, one per valued element id, then the totals.
+        ``subsegment``, one per valued element id, then
+        ``differential_value, net_value, price_difference``.
     """
-    values = values if values is not None else element_values(study)
+    env = None
+    if values is None:
+        from .values import environment
+
+        env = environment(study)  # resolved once for both the values and the totals
+        values = element_values(study, env)
     ids = pd.Index(study.customers["customer_id"], name="customer_id")
     out = pd.DataFrame({"subsegment": study.customers["subsegment"].to_numpy(object)}, index=ids)
     elems = [e.id for e in valued_elements(study)]
@@ -74,9 +80,9 @@ def value_matrix(study: Study, values: pd.DataFrame | None = None, totals: pd.Da
         for e in elems:
             out[e] = np.nan
     if with_totals:
-        t = totals if totals is not None else _totals(study, values)
+        t = totals if totals is not None else _totals(study, values, env)
         t = t.set_index("customer_id").reindex(ids)
-        for c in TOTALS:
+        for c in TOTALS + ("price_difference",):
             out[c] = t[c].to_numpy(float)
     return out
 
@@ -148,43 +154,53 @@ def _monte_carlo(Y: np.ndarray, labels: np.ndarray, n_groups: int, permutations:
     Labels are shuffled across all customers (one shuffle serves every
     column); a column's statistic uses its non-missing customers only. Two
     groups: |difference of means|; more: between-group sum of squares.
-    p = (1 + #extreme) / (1 + #permutations) (never 0).
+    p = (1 + #extreme) / (1 + #permutations), never 0 (Phipson & Smyth 2010).
     """
     n, k = Y.shape
     M = ~np.isnan(Y)
     mu = np.nanmean(Y, axis=0)
-    Y0 = np.where(M, Y - mu, 0.0)  # centred: keeps float32 sums accurate
+    Y0 = np.where(M, Y - mu, 0.0)  # centred: keeps the float32 sums accurate
     has_missing = bool((~M).any())
     Y32, M32 = Y0.astype(np.float32), M.astype(np.float32)
+    tot_s = Y0.sum(axis=0)
     tot_n = M.sum(axis=0).astype(float)
+    sizes = np.bincount(labels, minlength=n_groups).astype(float)
 
-    def stat(lab: np.ndarray) -> np.ndarray:
-        # lab: (B, n) group codes -> (B, k) statistic
-        sums, cnts = [], []
-        for g in range(n_groups):
-            ind = (lab == g).astype(np.float32)
-            sums.append((ind @ Y32).astype(float))
-            cnts.append((ind @ M32).astype(float) if has_missing else
-                        np.broadcast_to(ind.sum(axis=1, keepdims=True).astype(float) * np.ones(k), (lab.shape[0], k)))
+    def stat(inds: list[np.ndarray]) -> np.ndarray:
+        # inds: per group a (B, n) float32 indicator -> (B, k) statistic
+        sums = [(ind @ Y32).astype(float) for ind in inds]
+        cnts = [(ind @ M32).astype(float) if has_missing else np.full((ind.shape[0], k), size)
+                for ind, size in zip(inds, sizes)]
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = [s / c for s, c in zip(sums, cnts)]
             if n_groups == 2:
-                return np.abs(means[0] - means[1])
-            # centred data: the grand mean of a column is 0 over its non-missing customers
-            return sum(np.where(c > 0, c * m ** 2, 0.0) for m, c in zip(means, cnts))
+                # group b is the complement: its sums follow from the totals
+                return np.abs(sums[0] / cnts[0] - (tot_s - sums[0]) / (tot_n - cnts[0]))
+            # centred data: a column's grand mean over its non-missing customers is 0
+            return sum(np.where(c > 0, s * s / np.where(c > 0, c, 1.0), 0.0) for s, c in zip(sums, cnts))
 
-    obs = stat(labels[None, :])[0]
+    def indicators(lab: np.ndarray) -> list[np.ndarray]:
+        groups = range(1) if n_groups == 2 else range(n_groups)
+        return [(lab == g).astype(np.float32) for g in groups]
+
+    obs = stat(indicators(labels[None, :]))[0]
     scale = np.nanmax(np.abs(Y0), axis=0) + 1e-300
     tol = 1e-6 * scale if n_groups == 2 else 1e-6 * n * scale ** 2  # float32 round-off, not real differences
     extreme = np.zeros(k)
     valid = np.zeros(k)
     chunk = max(1, min(permutations, 4_000_000 // max(n, 1)))
+    na = int(sizes[0])
+    base = None if n_groups == 2 else np.tile(labels.astype(np.int8), (chunk, 1))
     done = 0
-    base = np.tile(labels.astype(np.int8), (chunk, 1))
     while done < permutations:
         b = min(chunk, permutations - done)
-        lab = rng.permuted(base[:b], axis=1)
-        s = stat(lab)
+        if n_groups == 2:
+            # a uniformly random subset of na customers: the na smallest of n uniform keys
+            keys = rng.random((b, n))
+            thr = np.partition(keys, na - 1, axis=1)[:, na - 1:na]
+            inds = [(keys <= thr).astype(np.float32)]
+        else:
+            inds = indicators(rng.permuted(base[:b], axis=1))
+        s = stat(inds)
         ok = np.isfinite(s)
         extreme += (ok & (s >= obs - tol)).sum(axis=0)
         valid += ok.sum(axis=0)

@@ -431,32 +431,31 @@ def _read_one(study: Study, path: Path, known: dict[str, str], problems: list[Pr
             continue
         if raw_value is None:
             continue  # not filled: nothing to import
+        n_before = len(problems)
+        what = f"[{phrase_raw[:80]}]"
         if isinstance(raw_value, str) and raw_value.startswith("="):
             if cached is None:
                 with _w.catch_warnings():
                     _w.simplefilter("ignore")
                     cached = load_workbook(path, data_only=True)[SHEET]
-            computed = cached.cell(row=r, column=header["value"]).value
-            value = _to_number(computed)
+            value = _to_number(cached.cell(row=r, column=header["value"]).value)
             if value is None:
-                problems.append(Problem(label, f"{loc}, cell {ref('value')} ([{phrase_raw[:80]}])",
+                problems.append(Problem(label, f"{loc}, cell {ref('value')} ({what})",
                                         f"a formula ({raw_value[:40]!r}) without a saved numeric result; "
                                         "expected a plain number"))
-                continue
         else:
             value = _to_number(raw_value)
             if value is None:
-                problems.append(Problem(label, f"{loc}, cell {ref('value')} ([{phrase_raw[:80]}])",
+                problems.append(Problem(label, f"{loc}, cell {ref('value')} ({what})",
                                         f"{_number_problem(raw_value)}; expected a plain number"))
-                continue
         if src not in SOURCES:
-            what = "empty source" if not src else f"{src[:40]!r} is not a source word"
-            problems.append(Problem(label, f"{loc}, cell {ref('source')} ([{phrase_raw[:80]}])",
-                                    f"{what}; expected one of {', '.join(SOURCES)}"))
-            continue
+            bad_src = "empty source" if not src else f"{src[:40]!r} is not a source word"
+            problems.append(Problem(label, f"{loc}, cell {ref('source')} ({what})",
+                                    f"{bad_src}; expected one of {', '.join(SOURCES)}"))
         if rel and rel not in RELIABILITIES:
-            problems.append(Problem(label, f"{loc}, cell {ref('reliability')} ([{phrase_raw[:80]}])",
+            problems.append(Problem(label, f"{loc}, cell {ref('reliability')} ({what})",
                                     f"{rel[:40]!r}; expected one of {', '.join(RELIABILITIES)} or empty"))
+        if len(problems) > n_before:
             continue
         out.append({"customer_id": cid, "variable": known[p], "phrase": p, "value": value, "source": src,
                     "reliability": rel, "note": note, "file": str(path), "where": f"{label}: {loc}, cell {ref('value')}"})
@@ -510,7 +509,7 @@ def read_worksheets(study: Study, files: Iterable[str | Path]) -> pd.DataFrame:
     for f in files:
         rows.extend(_read_one(study, f, known, problems))
     if problems:
-        raise StudyError(problems, "worksheets")
+        raise StudyError(problems)
     cols = ["customer_id", "variable", "phrase", "value", "source", "reliability", "note", "file", "where"]
     df = pd.DataFrame(rows, columns=cols)
     df["value"] = df["value"].astype(float)
@@ -586,7 +585,7 @@ def plan_import(study: Study, new_rows: pd.DataFrame, *, replace: bool = False) 
         new_value = float(first["value"])
         if len(distinct) > 1:
             action = "conflict"
-            detail = "workbooks disagree: " + "; ".join(f"{_fmt(v)} at {w}" for v, w in zip(vals, g["where"])) + \
+            detail = "filled values disagree: " + "; ".join(f"{_fmt(v)} at {w}" for v, w in zip(vals, g["where"])) + \
                      "; correct or leave out one workbook"
             new_value = np.nan
         elif np.isnan(on_file):
@@ -623,16 +622,16 @@ def _number_text(v: float) -> str:
 
 
 def _new_measurements(study: Study, plan: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The current measurements.csv as text, minus replaced rows, plus the new rows."""
-    from .validate import _decode, read_csv_text
+    """The current measurements.csv as text, minus replaced rows, plus the new rows.
 
-    problems: list[Problem] = []
-    text = _decode(path.read_bytes(), MEASUREMENTS_FILE, problems)
-    cur = read_csv_text(text, MEASUREMENTS_FILE, problems) if text is not None else None
-    if cur is None or problems:
-        raise StudyError(problems, str(study.path))
-    cur = cur.drop(columns=["line"])
-    cur["value"] = cur["value"].map(lambda v: v if isinstance(v, str) else _number_text(v))
+    Existing rows are kept as written (every column read as text), so the
+    file's diff shows only the rows the import adds or replaces.
+    """
+    try:
+        cur = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # the study loaded, so this is a race with another writer
+        raise CvmError(f"{path} cannot be read again: {exc}") from exc
+    cur.columns = [str(c).strip() for c in cur.columns]
     for col in ("reliability", "note"):
         if col not in cur.columns:
             cur[col] = ""

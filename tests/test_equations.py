@@ -160,7 +160,7 @@ def test_normalize_phrase() -> None:
 def test_phrases_order_and_display() -> None:
     eq = parse("[ Price,  offering ] - [b] * [PRICE, Offering] + [A]")
     assert eq.phrases == ("price, offering", "b", "a")
-    assert eq.display_phrases == ("Price, offering", "b", "A")
+    assert eq.display_phrases == ("Price,  offering", "b", "A")
     assert phrases_in("[B] + [a] * [ b ]") == ("b", "a")
     assert parse("1 + 2").phrases == ()
     # phrase text may hold any character but brackets

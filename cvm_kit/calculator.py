@@ -1,0 +1,420 @@
+"""The value calculator as a spreadsheet a sales person uses without Python.
+
+:func:`write_calculator` writes an ``.xlsx`` workbook whose element values
+and totals are live Excel formulas translated from the study's own word
+equations (:meth:`~cvm_kit.equations.Equation.to_excel`), so the workbook and
+cvm_kit never disagree:
+
+- ``Inputs``: every input phrase with its value (a studied customer's own, or
+  a subsegment's means), each value cell given an Excel defined name derived
+  from the phrase (``in_hours_lost_alternative``);
+- ``Elements``: derived quantities (named ``dq_...``), then each element's
+  value (named ``el_<id>``), then the placeholders with their perceived range,
+  never summed;
+- ``Totals``: differential value, contention value, price difference, net
+  value (named ``tot_...``);
+- ``Assumptions``: :func:`cvm_kit.estimates.assumptions`.
+
+Missing inputs: a customer's input with no value is left empty and its note
+says so. Every formula first checks that its own inputs are numbers
+(``IF(COUNT(in_a,in_b)<2,NA(),...)``), so an element resting on an empty input
+shows ``#N/A``, and the totals too, just as cvm_kit leaves them missing;
+without that check Excel would silently read the empty cell as 0. A division
+by zero shows ``#DIV/0!`` (missing in cvm_kit as well).
+
+Cached results are written with every formula (XlsxWriter), so viewers that
+do not recalculate show cvm_kit's numbers. Study text is always written as
+text cells, never as formulas.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .equations import Equation, normalize_phrase
+from .errors import CvmError
+from .study import Study
+
+SHEETS = ("Inputs", "Elements", "Totals", "Assumptions")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+_CELL_LIKE = re.compile(r"^([A-Za-z]{1,3}\d+|[Rr]\d*[Cc]\d*|[Rr]|[Cc])$")
+
+
+def excel_name(prefix: str, text: str, used: set[str]) -> str:
+    """A valid, unique Excel defined name for ``text``: ``<prefix>_<ascii_slug>``.
+
+    The slug keeps ASCII letters and digits (accents dropped, the rest
+    becomes ``_``), lower case, at most 60 characters; a clash (names are
+    case-insensitive in Excel) gets ``_2``, ``_3`` ... ``used`` is updated.
+
+    Examples
+    --------
+    >>> used = set()
+    >>> excel_name("in", "Hours lost, alternative", used)
+    'in_hours_lost_alternative'
+    >>> excel_name("in", "Hours lost – alternative!", used)
+    'in_hours_lost_alternative_2'
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", ascii_text).strip("_").lower()[:60] or "x"
+    base = f"{prefix}_{slug}"
+    name, k = base, 2
+    while name.casefold() in used:
+        name, k = f"{base}_{k}", k + 1
+    if not _NAME_RE.match(name) or _CELL_LIKE.match(name) or len(name) > 255:  # pragma: no cover - by construction
+        raise CvmError(f"cannot make an Excel name from {text!r}")
+    used.add(name.casefold())
+    return name
+
+
+def _ref(sheet: str, row: int, col: int) -> str:
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    return f"={sheet}!{xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)}"
+
+
+def _case(study: Study, customer: str | None, subsegment: str | None):
+    """(subsegment, label, inputs row as a one-row DataFrame, per-phrase source/note text)."""
+    from . import values as V
+
+    display = V._display_names(study)
+    phrases = V.input_phrases(study)
+    consts = {normalize_phrase(c.name): c for c in study.constants}
+    info: dict[str, tuple[str, str]] = {}
+    users = V._phrase_users(study)
+
+    def needed(p: str, sub: str) -> bool:
+        return bool(V._needed_for(study, users.get(p, []), sub))
+
+    if customer is not None and subsegment is not None:
+        raise CvmError("give either a customer or a subsegment, not both")
+    if customer is not None:
+        V.require_customer(study, customer)
+        env = V.environment(study)
+        i = int(np.flatnonzero(env.ids == customer)[0])
+        sub = str(env.subsegments[i])
+        row = {p: float(env.values[p][i]) if p in env.values else np.nan for p in phrases}
+        table = V.measurement_table(study)
+        own = table[table["customer_id"] == customer].set_index("phrase")
+        m = study.measurements
+        m = m[m["customer_id"] == customer]
+        for p in phrases:
+            if p in own.index:
+                r = own.loc[p]
+                src = str(r["source"]) + (f" (mean of {int(r['n'])} rows)" if int(r["n"]) > 1 else "")
+                if p in consts:
+                    src += f"; overrides the study constant {consts[p].value:g}"
+                notes = [n for n in m.loc[m["phrase"] == p, "note"] if n]
+                info[p] = (src, " | ".join(notes))
+            elif p in consts:
+                info[p] = (f"study constant ({consts[p].source or 'no source given'})", "")
+            elif not needed(p, sub):
+                info[p] = ("", f"not needed for {sub} customers (the elements using it are points of parity there)")
+            else:
+                info[p] = ("", "missing for this customer: enter a value; the elements using it show #N/A until then")
+        label = f"Customer {customer} (subsegment {sub})"
+    else:
+        sub = subsegment if subsegment is not None else study.subsegment_ids[0]
+        study.subsegment(sub)  # KeyError naming the known ids
+        means = V.subsegment_input_means(study)
+        counts = study.customers["subsegment"].value_counts()
+        n = int(counts.get(sub, 0))
+        row = {}
+        env = V.environment(study)
+        in_sub = env.subsegments == sub
+        for p in phrases:
+            v = float(means.loc[sub, display.get(p, p)])
+            row[p] = v
+            k = int((~np.isnan(env.values[p][in_sub])).sum()) if p in env.values else 0
+            if p in consts and not (study.measurements["phrase"].eq(p)
+                                    & study.measurements["customer_id"].isin(env.ids[in_sub])).any():
+                info[p] = (f"study constant ({consts[p].source or 'no source given'})", "")
+            elif np.isnan(v) and not needed(p, sub):
+                info[p] = ("", f"not needed for {sub} customers (the elements using it are points of parity there)")
+            elif np.isnan(v):
+                info[p] = ("", f"no value for any of the {n} {sub} customers: enter one; the elements using it "
+                               "show #N/A until then")
+            else:
+                info[p] = (f"mean of {k} of {n} {sub} customers", "")
+        label = f"Subsegment {sub}: means of its {n} studied customers"
+    inputs = pd.DataFrame([{display.get(p, p): row[p] for p in phrases}])
+    return sub, label, inputs, info
+
+
+def _guarded(eq: Equation, names: dict[str, str], input_names: dict[str, str]) -> str:
+    """The equation as an Excel formula that yields #N/A unless its own inputs are numbers."""
+    body = eq.to_excel(names)
+    direct = list(dict.fromkeys(input_names[p] for p in eq.phrases if p in input_names))
+    if not direct:
+        return "=" + body
+    return f"=IF(COUNT({','.join(direct)})<{len(direct)},NA(),{body})"
+
+
+def _cached(value: float, leaves: list[str], env_values: dict[str, np.ndarray]) -> float | str:
+    """The value Excel would show: the number, or the error it would give."""
+    if np.isfinite(value):
+        return float(value)
+    if any(np.isnan(env_values.get(p, np.array([np.nan]))[0]) for p in leaves):
+        return "#N/A"
+    return "#DIV/0!"
+
+
+def _sum_cached(parts: list[float | str]) -> float | str:
+    for v in parts:  # Excel gives the leftmost error
+        if isinstance(v, str):
+            return v
+    return float(sum(parts))
+
+
+def write_calculator(study: Study, path: str | Path, *, customer: str | None = None,
+                     subsegment: str | None = None) -> Path:
+    """Write the spreadsheet value calculator for a customer or a subsegment.
+
+    Parameters
+    ----------
+    study : Study
+    path : str or Path
+        The ``.xlsx`` to write (whole or not at all).
+    customer : str, optional
+        A studied customer: its own inputs (constants where it has none).
+    subsegment : str, optional
+        A subsegment: the means of its customers' inputs
+        (:func:`~cvm_kit.values.subsegment_input_means`). Default, when neither
+        is given: the first subsegment of ``project.yaml``.
+
+    Returns
+    -------
+    Path
+        The workbook, with sheets ``Inputs`` (``phrase, value, kind, source,
+        note, Excel name``), ``Elements`` (derived quantities; ``element,
+        name, category, status, value, equation``; placeholders with
+        ``perceived low, perceived high``), ``Totals`` (``differential value,
+        contention value, price difference, net value``) and ``Assumptions``
+        (``kind, subject, assumption``). Value cells are live formulas with
+        cached results equal to :func:`cvm_kit.values.evaluate`.
+
+    Raises
+    ------
+    CvmError
+        Unknown customer, both a customer and a subsegment given, or
+        XlsxWriter missing.
+
+    Examples
+    --------
+    >>> import tempfile, cvm_kit as cvm
+    >>> from cvm_kit.calculator import write_calculator
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> write_calculator(study, tempfile.mkdtemp() + "/calc.xlsx", customer="C01").suffix
+    '.xlsx'
+    """
+    from . import values as V
+    from .estimates import assumptions
+    from .io import atomic_file
+
+    try:
+        import xlsxwriter
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise CvmError("XlsxWriter is needed to write the calculator workbook: pip install xlsxwriter") from exc
+    try:
+        sub, label, inputs, info = _case(study, customer, subsegment)
+    except KeyError as exc:
+        raise CvmError(str(exc.args[0]) if exc.args else str(exc)) from None
+
+    display = V._display_names(study)
+    phrases = V.input_phrases(study)
+    leaves = V.leaf_phrases(study)
+    consts = {normalize_phrase(c.name) for c in study.constants}
+    derived_norm = [normalize_phrase(d.name) for d in study.derived]
+    env = V.what_if_environment(study, inputs, sub)
+    results = V.evaluate(study, inputs, subsegment=sub).iloc[0]
+
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                            "strings_to_urls": False})
+        bold = wb.add_format({"bold": True})
+        title = wb.add_format({"bold": True, "font_size": 14})
+        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        money = wb.add_format({"num_format": "#,##0.00", "locked": True})
+        fill = wb.add_format({"bg_color": "#FFF2CC", "locked": False, "num_format": "General"})
+        total_fmt = wb.add_format({"bold": True, "num_format": "#,##0.00", "top": 1})
+        used: set[str] = set()
+        names: dict[str, str] = {}
+
+        # ---- Inputs --------------------------------------------------------
+        ws = wb.add_worksheet("Inputs")
+        ws.write_string(0, 0, f"Value calculator: {study.offering} versus {study.alternative_for(sub)}", title)
+        head = [("Study", study.name), ("For", label), ("Segment", study.segment),
+                ("Money", f"{study.currency} per customer per {study.period}"),
+                ("How to use", "Change the shaded values; the Elements and Totals sheets recalculate. "
+                               "An empty input makes the elements using it show #N/A (never a silent 0).")]
+        for i, (k, v) in enumerate(head, start=1):
+            ws.write_string(i, 0, k, bold)
+            ws.write_string(i, 1, v)
+        hdr = len(head) + 2
+        for j, h in enumerate(("phrase", "value", "kind", "source", "note", "Excel name")):
+            ws.write_string(hdr, j, h, bold)
+        input_names: dict[str, str] = {}
+        for i, p in enumerate(phrases, start=hdr + 1):
+            shown = display.get(p, p)
+            name = excel_name("in", shown, used)
+            input_names[p] = names[p] = name
+            v = float(inputs.iloc[0][shown])
+            ws.write_string(i, 0, shown)
+            if np.isnan(v):
+                ws.write_blank(i, 1, None, fill)
+            else:
+                ws.write_number(i, 1, v, fill)
+            ws.write_string(i, 2, "study constant" if p in consts else "input")
+            src, note = info.get(p, ("", ""))
+            ws.write_string(i, 3, src)
+            ws.write_string(i, 4, note)
+            ws.write_string(i, 5, name)
+            wb.define_name(name, _ref("Inputs", i, 1))
+        ws.set_column(0, 0, 44)
+        ws.set_column(1, 1, 14)
+        ws.set_column(2, 2, 14)
+        ws.set_column(3, 3, 34)
+        ws.set_column(4, 4, 50)
+        ws.set_column(5, 5, 34)
+        ws.freeze_panes(hdr + 1, 1)
+        ws.protect("", {"format_columns": True})
+
+        # ---- Elements ------------------------------------------------------
+        es = wb.add_worksheet("Elements")
+        es.write_string(0, 0, "Value elements (live formulas from the study's word equations)", title)
+        es.write_string(1, 0, f"{study.currency} per customer per {study.period}; positive = the offering is worth "
+                              f"more than {study.alternative_for(sub)}. Status as for subsegment {sub}.")
+        r = 3
+        if study.derived:
+            es.write_string(r, 0, "Derived quantity", bold)
+            es.write_string(r, 4, "value", bold)
+            es.write_string(r, 5, "equation", bold)
+            r += 1
+            for d, dn in zip(study.derived, derived_norm):
+                name = excel_name("dq", d.name, used)
+                names[dn] = name
+                es.write_string(r, 0, d.name)
+                lv = [q for p in d.equation.phrases for q in leaves.get(p, (p,))]
+                es.write_formula(r, 4, _guarded(d.equation, names, input_names), money,
+                                 _cached(float(env.values[dn][0]), lv, env.values))
+                es.write_string(r, 5, d.equation.text)
+                wb.define_name(name, _ref("Elements", r, 4))
+                r += 1
+            r += 1
+        for j, h in enumerate(("element", "name", "category", "status", "value", "equation")):
+            es.write_string(r, j, h, bold)
+        r += 1
+        element_cells: list[tuple[str, str, float | str]] = []  # (status, name, cached)
+        for e in study.elements:
+            if not e.quantified:
+                continue
+            status = e.status_for(sub)
+            name = excel_name("el", e.id, used)
+            es.write_string(r, 0, e.id)
+            es.write_string(r, 1, e.name)
+            es.write_string(r, 2, e.category or "")
+            es.write_string(r, 3, status)
+            if status == "parity":
+                cached: float | str = 0.0
+                es.write_number(r, 4, 0, money)
+            elif e.equation is None:
+                cached = "#N/A"
+                es.write_formula(r, 4, "=NA()", money, cached)
+            else:
+                lv = [q for p in e.equation.phrases for q in leaves.get(p, (p,))]
+                cached = _cached(float(results[e.id]), lv, env.values)
+                es.write_formula(r, 4, _guarded(e.equation, names, input_names), money, cached)
+            es.write_string(r, 5, e.equation.text if e.equation is not None else "")
+            wb.define_name(name, _ref("Elements", r, 4))
+            element_cells.append((status, name, cached))
+            r += 1
+        holders = [e for e in study.elements if not e.quantified]
+        if holders:
+            r += 1
+            es.write_string(r, 0, "Placeholders: hard to measure; listed with the customers' perceived worth, "
+                                  "never summed", bold)
+            r += 1
+            for j, h in enumerate(("element", "name", "category", "status", "perceived low", "perceived high")):
+                es.write_string(r, j, h, bold)
+            r += 1
+            for e in holders:
+                es.write_string(r, 0, e.id)
+                es.write_string(r, 1, e.name)
+                es.write_string(r, 2, e.category or "")
+                es.write_string(r, 3, "placeholder (not summed)")
+                if e.perceived_range is not None:
+                    es.write_string(r, 4, f"{e.perceived_range[0]:,.0f}")
+                    es.write_string(r, 5, f"{e.perceived_range[1]:,.0f}")
+                else:
+                    es.write_string(r, 4, "not quantified")
+                r += 1
+        es.set_column(0, 0, 30)
+        es.set_column(1, 1, 44)
+        es.set_column(2, 3, 13)
+        es.set_column(4, 4, 16)
+        es.set_column(5, 5, 70)
+        es.protect("", {"format_columns": True})
+
+        # ---- Totals --------------------------------------------------------
+        ts = wb.add_worksheet("Totals")
+        ts.write_string(0, 0, f"Totals for {label}", title)
+        ts.write_string(1, 0, f"{study.currency} per customer per {study.period}, versus {study.alternative_for(sub)}")
+        quant = [(n, c) for st, n, c in element_cells if st in ("difference", "contention")]
+        cont = [(n, c) for st, n, c in element_cells if st == "contention"]
+        if study.price is not None:
+            lv = [q for p in study.price.phrases for q in leaves.get(p, (p,))]
+            price_formula = _guarded(study.price, names, input_names)
+            price_cached = _cached(float(results["price_difference"]), lv, env.values)
+        else:
+            price_formula, price_cached = "=0", 0.0
+        diff_cached = _sum_cached([c for _, c in quant])
+        cont_cached = _sum_cached([c for _, c in cont])
+        if isinstance(diff_cached, str):
+            net_cached: float | str = diff_cached
+        elif isinstance(price_cached, str):
+            net_cached = price_cached
+        else:
+            net_cached = diff_cached - price_cached
+        rows = [
+            ("differential value", "tot_differential_value", "=" + ("+".join(n for n, _ in quant) or "0"),
+             diff_cached, "difference and contention elements"),
+            ("contention value", "tot_contention_value", "=" + ("+".join(n for n, _ in cont) or "0"),
+             cont_cached, "contention elements (included above)"),
+            ("price difference", "tot_price_difference", price_formula, price_cached,
+             study.price.text if study.price is not None else "no price equation: 0"),
+            ("net value", "tot_net_value", "=tot_differential_value-tot_price_difference", net_cached,
+             "differential value - price difference"),
+        ]
+        for j, h in enumerate(("total", "value", "how")):
+            ts.write_string(3, j, h, bold)
+        for i, (lab, name, formula, cval, how) in enumerate(rows, start=4):
+            used.add(name.casefold())
+            ts.write_string(i, 0, lab, bold if lab == "net value" else None)
+            ts.write_formula(i, 1, formula, total_fmt if lab == "net value" else money, cval)
+            ts.write_string(i, 2, how)
+            wb.define_name(name, _ref("Totals", i, 1))
+        ts.set_column(0, 0, 22)
+        ts.set_column(1, 1, 16)
+        ts.set_column(2, 2, 80)
+        ts.protect("", {"format_columns": True})
+
+        # ---- Assumptions ---------------------------------------------------
+        ash = wb.add_worksheet("Assumptions")
+        ash.write_string(0, 0, "Assumptions the values rest on", title)
+        a = assumptions(study)
+        for j, h in enumerate(a.columns):
+            ash.write_string(2, j, str(h), bold)
+        for i, row in enumerate(a.itertuples(index=False), start=3):
+            for j, v in enumerate(row):
+                ash.write_string(i, j, "" if v is None else str(v), wrap)
+        ash.set_column(0, 0, 12)
+        ash.set_column(1, 1, 40)
+        ash.set_column(2, 2, 90)
+        wb.close()
+    return path

@@ -1,0 +1,68 @@
+"""Plots of the business case for change: the range of the profitability impact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import new_axes
+
+DEFAULT_QUANTITIES = ("incremental_revenue", "incremental_contribution", "change_costs", "incremental_profit")
+
+
+def plot_profit_range(df: pd.DataFrame, *, ax=None, quantities=DEFAULT_QUANTITIES, currency: str | None = None, **kw):
+    """The 5th-95th percentile range of each profitability figure, with its median and estimate.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``BusinessCase.profitability``: ``quantity, label, mean, p5, p50, p95``.
+    ax : Axes, optional
+    quantities : sequence of str
+        Which rows to draw, top to bottom (those absent are skipped).
+    currency : str, optional
+        Put on the x axis label.
+    **kw
+        Passed to ``ax.barh``.
+
+    Returns
+    -------
+    Axes
+        One horizontal bar per drawn quantity, ``ax.patches[i]`` spanning
+        ``p5`` to ``p95`` (a zero-width bar when there is no spread), a black
+        tick at the median (``ax.lines[0]`` holds the medians) and a diamond
+        at the estimate (``ax.lines[1]``); a dashed line at 0.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"quantity": ["incremental_profit"], "label": ["Incremental profit"],
+    ...                   "mean": [10.0], "p5": [2.0], "p50": [9.0], "p95": [20.0]})
+    >>> ax = plot_profit_range(t)
+    >>> float(ax.patches[0].get_x()), float(ax.patches[0].get_width())
+    (2.0, 18.0)
+    """
+    rows = df.set_index("quantity")
+    names = [q for q in quantities if q in rows.index]
+    sel = rows.loc[names]
+    ax = new_axes(ax, figsize=(7.0, max(2.5, 0.6 * len(names) + 1.2)))
+    y = np.arange(len(names))[::-1]
+    p5 = sel["p5"].to_numpy(float)
+    p95 = sel["p95"].to_numpy(float)
+    colors = ["#c0392b" if q == "change_costs" else ("#1f4e79" if q == "incremental_profit" else "#9fb3c8")
+              for q in names]
+    ax.barh(y, np.nan_to_num(p95 - p5), left=np.nan_to_num(p5), height=0.5, color=colors, **kw)
+    ax.plot(sel["p50"].to_numpy(float), y, linestyle="none", marker="|", markersize=16, color="black", label="median")
+    ax.plot(sel["mean"].to_numpy(float), y, linestyle="none", marker="D", markersize=5, color="#e69f00",
+            label="estimate")
+    ax.axvline(0.0, color="black", linestyle="--", linewidth=0.8)
+    labels = sel["label"] if "label" in sel.columns else pd.Series(names)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(s) for s in labels])
+    ax.set_xlabel(f"Per period ({currency}); bar = 5th to 95th percentile" if currency
+                  else "Per period; bar = 5th to 95th percentile")
+    ax.set_title("Profitability impact of the change")
+    ax.legend(frameon=False, loc="best")
+    return ax

@@ -1,0 +1,138 @@
+"""Plots of what drives value: driver ranking and value against the top driver."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CvmError
+from . import new_axes
+
+
+def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, metric: str = "r_squared", **kw):
+    """R² of each characteristic for one element (or net value), best on top.
+
+    Parameters
+    ----------
+    df : DataFrame
+        :func:`~cvm_kit.segments.drivers` output.
+    element_id : str, optional
+        Which element; default ``net_value`` (else the first in the table).
+    metric : str
+        ``r_squared`` (default) or ``adj_r_squared``.
+    **kw
+        Passed to ``ax.barh``.
+
+    Returns
+    -------
+    Axes
+        One bar per characteristic in ``rank`` order from the top
+        (``ax.patches[0]`` is rank 1); bar width = ``metric`` (0 for a fit
+        that could not be made, labelled ``n/a``); the F-test p-value is
+        written beside each bar.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit.segments import drivers
+    >>> from cvm_kit.plotting.segments import plot_drivers
+    >>> ax = plot_drivers(drivers(cvm.load_study(cvm.example_path())), element_id="rejects")
+    >>> ax.get_yticklabels()[-1].get_text()
+    'humidity_pct'
+    """
+    ids = list(dict.fromkeys(df["element_id"]))
+    if element_id is None:
+        element_id = "net_value" if "net_value" in ids else (ids[0] if ids else None)
+    if element_id not in ids:
+        raise CvmError(f"no element {element_id!r} in the drivers table; known: {', '.join(map(str, ids))}")
+    d = df[df["element_id"] == element_id].sort_values("rank", na_position="last", kind="stable")
+    ax = new_axes(ax, figsize=(7.0, max(2.5, 0.45 * len(d) + 1.2)))
+    n = len(d)
+    y = np.arange(n)[::-1]
+    w = d[metric].to_numpy(float)
+    ax.barh(y, np.nan_to_num(np.clip(w, 0, None)), color="C0", height=0.6, **kw)
+    for yi, wi, p in zip(y, w, d["p_value"].to_numpy(float)):
+        text = "n/a" if np.isnan(wi) else (f"p={p:.3f}" if p >= 0.001 else "p<0.001")
+        ax.text(max(0.0, wi if np.isfinite(wi) else 0.0) + 0.01, yi, text, va="center", fontsize=8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(c) for c in d["characteristic"]])
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel("R²" if metric == "r_squared" else "adjusted R²")
+    ax.set_title(f"What explains {element_id} across customers (OLS, one characteristic at a time)")
+    return ax
+
+
+def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: int = 0, **kw):
+    """Each customer's value against a characteristic, coloured by subsegment.
+
+    Parameters
+    ----------
+    df : DataFrame
+        :func:`~cvm_kit.segments.driver_frame` output: ``customer_id,
+        subsegment, element_id, value, driver, driver_value, driver_kind``.
+    fit : bool
+        Draw the OLS line (numeric driver) or each level's mean (categorical).
+    seed : int
+        Seed of the jitter of categorical levels.
+    **kw
+        Passed to ``ax.scatter``.
+
+    Returns
+    -------
+    Axes
+        One scatter collection per subsegment (``ax.collections``, legend =
+        subsegment ids); x = the driver's value (numeric) or the level's
+        position (categorical, tick labels = levels).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit.segments import driver_frame
+    >>> from cvm_kit.plotting.segments import plot_value_vs_driver
+    >>> ax = plot_value_vs_driver(driver_frame(cvm.load_study(cvm.example_path()), "rejects"))
+    >>> ax.get_xlabel()
+    'humidity_pct'
+    """
+    need = {"subsegment", "value", "driver", "driver_value"}
+    if not need <= set(df.columns):
+        raise CvmError(f"plot_value_vs_driver needs columns {', '.join(sorted(need))} (see segments.driver_frame)")
+    ax = new_axes(ax)
+    driver = str(df["driver"].iloc[0]) if len(df) else ""
+    numeric = (df["driver_kind"].iloc[0] == "numeric") if "driver_kind" in df.columns and len(df) else \
+        pd.api.types.is_numeric_dtype(df["driver_value"])
+    if numeric:
+        x = pd.to_numeric(df["driver_value"], errors="coerce").to_numpy(float)
+        levels = None
+    else:
+        levels = sorted(df["driver_value"].dropna().astype(str).unique())
+        pos = {lev: i for i, lev in enumerate(levels)}
+        rng = np.random.default_rng(seed)
+        x = np.array([pos.get(str(v), np.nan) if pd.notna(v) else np.nan for v in df["driver_value"]], float)
+        x = x + rng.uniform(-0.15, 0.15, len(x))
+    y = df["value"].to_numpy(float)
+    for i, s in enumerate(dict.fromkeys(df["subsegment"])):
+        m = (df["subsegment"] == s).to_numpy()
+        ax.scatter(x[m], y[m], color=f"C{i}", label=str(s), zorder=3, **kw)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if fit and ok.sum() >= 2:
+        if numeric and np.ptp(x[ok]) > 0:
+            b, a = np.polyfit(x[ok], y[ok], 1)
+            xs = np.linspace(x[ok].min(), x[ok].max(), 50)
+            ax.plot(xs, a + b * xs, color="0.3", lw=1, label="OLS fit")
+        elif not numeric:
+            for i, lev in enumerate(levels):
+                sel = ok & (np.round(x) == i)
+                if sel.any():
+                    ax.plot([i - 0.3, i + 0.3], [y[sel].mean()] * 2, color="0.3", lw=2)
+    if levels is not None:
+        ax.set_xticks(range(len(levels)))
+        ax.set_xticklabels(levels)
+    ax.set_xlabel(driver)
+    ax.set_ylabel(str(df["element_id"].iloc[0]) if "element_id" in df.columns and len(df) else "value")
+    ax.set_title(f"{ax.get_ylabel()} against {driver}, by subsegment")
+    ax.legend(fontsize=8)
+    return ax

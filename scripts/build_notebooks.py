@@ -1,0 +1,343 @@
+"""Write the templated notebook series in ``notebooks/`` (clean: no outputs, no execution counts).
+
+The notebooks are the source of truth an analyst opens in JupyterLab; this
+script is how they were written and how to rewrite them after a change here,
+so that every notebook keeps the same conventions:
+
+- the first code cell is tagged ``parameters`` and holds annotated defaults,
+  one comment per parameter (``papermill --help-notebook`` prints them);
+- every notebook opens with the study header and charter (``report.header``);
+- code cells are thin calls into cvm_kit; markdown cells carry the prose a
+  manager reads in the HTML report (code is hidden there);
+- widgets only under ``if interactive:`` (``cvm report``/``cvm batch`` pass
+  ``interactive=False``), static tables and figures always.
+
+Usage::
+
+    python scripts/build_notebooks.py          # rewrite notebooks/*.ipynb
+    python scripts/build_notebooks.py --check  # exit 1 if a notebook differs
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "notebooks"
+
+STUDY = 'study: str = ""  # study folder or .xlsx workbook; empty: the bundled example study'
+INTERACTIVE = ("interactive: bool = True  # show ipywidgets controls for exploring; "
+               "`cvm report` / `cvm batch` run with False (static figures and tables only)")
+TODAY = ('today: str = ""  # date (YYYY-MM-DD) the charter\'s days left and overdue fieldwork count from; '
+         "empty: the day the notebook runs")
+
+SETUP = """%matplotlib inline
+import cvm_kit as cvm
+from cvm_kit import report"""
+
+
+def _notebook(stem: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    out = []
+    for i, (kind, src) in enumerate(cells):
+        cid = f"{stem[:2]}-{i:02d}"
+        src = src.strip("\n")
+        if kind == "md":
+            c = new_markdown_cell(src, id=cid)
+        else:
+            c = new_code_cell(src, id=cid)
+            c.metadata = {"tags": ["parameters"]} if kind == "params" else {}
+            c.execution_count = None
+            c.outputs = []
+        out.append(c)
+    nb.cells = out
+    return nb
+
+
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {}
+
+NOTEBOOKS["01_data_gathering"] = [
+    ("md", """
+# 1. Data gathering
+
+Where the research stands: the study's charter and hypotheses, whether the
+study files are valid, which customers have given which inputs, where the
+numbers come from, and what is still missing and from whom.
+"""),
+    ("params", f"""
+{STUDY}
+{INTERACTIVE}
+{TODAY}
+"""),
+    ("code", f"""
+{SETUP}
+from cvm_kit import research
+from cvm_kit.plotting import report as report_plots
+from cvm_kit.plotting.research import plot_fieldwork_funnel
+
+s, check = report.validated_study(study)  # on errors: shows every problem, then stops
+report.header(s, "1. Data gathering", today=today or None)
+"""),
+    ("md", """
+## Validation
+
+Every file of the study is checked at once; warnings are normal while the
+fieldwork is under way (e.g. a customer still missing an input).
+"""),
+    ("code", """
+report.note(check.summary())
+problems = report.validation_table(check)
+if len(problems):
+    report.display_table(problems, caption="Warnings")
+"""),
+    ("md", """
+## Hypotheses: next-best-alternatives and points of parity and difference per subsegment
+"""),
+    ("code", """
+report.display_table(research.alternatives(s), caption="Per subsegment")
+"""),
+    ("md", """
+## Fieldwork: customers per subsegment against the method's six to eight
+"""),
+    ("code", """
+funnel = research.fieldwork_by_subsegment(s)
+report.display_table(funnel)
+report.show(plot_fieldwork_funnel(funnel))
+fw_note = research.fieldwork_note(s)
+if fw_note:
+    report.note(fw_note)
+"""),
+    ("code", """
+report.display_table(research.fieldwork_by_customer(s, today=today or None),
+                     caption="Per customer: the last step done and the next one planned")
+"""),
+    ("md", """
+## Inputs coverage per customer and variable
+
+An input is needed from a customer when an element that is not a point of
+parity in the customer's subsegment (or the price) rests on it.
+"""),
+    ("code", """
+coverage = report.coverage_matrix(s)
+report.show(report_plots.plot_coverage(coverage))
+report.display_table(report.coverage_summary(s, by="customer"), percent=["share_on_file"],
+                     caption="Per customer")
+report.display_table(report.coverage_summary(s, by="phrase"), percent=["share_on_file"],
+                     caption="Per input variable")
+"""),
+    ("md", """
+## Source and reliability of the measurements
+
+`data` (records, measured) is stronger than a customer's `estimate`, which is
+stronger than a `perception`; `assumption` is the team's own figure.
+"""),
+    ("code", """
+mix = report.source_mix(s)
+report.show(report_plots.plot_source_mix(mix))
+report.display_table(mix, percent=["share"])
+"""),
+    ("md", """
+## Still missing, and whom to ask
+"""),
+    ("code", """
+missing = research.missing_by_contact(s)
+if len(missing):
+    report.display_table(missing, caption=f"{len(missing)} inputs missing")
+else:
+    report.note("Every needed input is on file.")
+"""),
+    ("code", """
+if interactive:
+    # explore one subsegment's coverage at a time
+    report.choose("Subsegment", s.subsegment_ids,
+                  lambda sub: report.show(report_plots.plot_coverage(coverage[coverage["subsegment"] == sub])))
+"""),
+]
+
+NOTEBOOKS["02_estimates"] = [
+    ("md", """
+# 2. Estimates and the value summary
+
+The customer value model: every element's value per customer, its mean and
+95% interval per subsegment and for the whole segment, the totals (differential
+value, price difference, net value), the placeholders (never summed) and every
+assumption the figures rest on.
+"""),
+    ("params", f"""
+{STUDY}
+{INTERACTIVE}
+{TODAY}
+confidence: float = 0.95  # level of the t intervals around each mean
+"""),
+    ("code", f"""
+{SETUP}
+from cvm_kit.plotting import report as report_plots
+
+s = report.open_study(study)
+report.header(s, "2. Estimates and the value summary", today=today or None)
+values = cvm.element_values(s)
+summary = cvm.summarize(s, values, confidence=confidence)
+totals = cvm.totals(s, values)
+"""),
+    ("md", """
+## The value summary
+
+Whole-segment mean and interval of each element, its mean per subsegment, its
+status (a point of parity is worth 0), and placeholders with their perceived
+range: they are listed, never summed.
+"""),
+    ("code", """
+vs = cvm.value_summary(s, summary)
+means = ["mean", "ci_low", "ci_high"] + [f"mean_{sub}" for sub in s.subsegment_ids] + ["perceived_low", "perceived_high"]
+report.display_table(vs.drop(columns=["equation"]), money=means, currency=s.currency, percent=["share_from_data"])
+"""),
+    ("md", """
+## Per element and subsegment
+"""),
+    ("code", """
+report.show(report_plots.plot_estimates(summary, currency=s.currency))
+report.display_table(summary, money=["mean", "sd", "se", "ci_low", "ci_high", "min", "max"],
+                     currency=s.currency, percent=["share_from_data"])
+"""),
+    ("md", """
+## Totals: differential value, price difference, net value
+
+Net value to the customer = differential value − price difference, against
+the next-best-alternative. A customer missing an input has no total (never a
+silent 0).
+"""),
+    ("code", """
+report.display_table(cvm.summarize_totals(s, totals), money=["mean", "sd", "se", "ci_low", "ci_high", "min", "max"],
+                     currency=s.currency)
+report.show(report_plots.plot_net_values(totals, currency=s.currency))
+report.display_table(totals, money=list(report.TOTAL_LABELS), currency=s.currency, caption="Per customer")
+"""),
+    ("md", """
+## Values still missing
+"""),
+    ("code", """
+gaps = values[values["value"].isna()]
+if len(gaps):
+    report.display_table(gaps[["customer_id", "subsegment", "element_id", "missing_inputs"]])
+else:
+    report.note("Every element has a value for every customer.")
+"""),
+    ("md", """
+## Assumptions
+"""),
+    ("code", """
+report.display_table(cvm.assumptions(s))
+"""),
+    ("code", """
+if interactive:
+    # one element's value per customer
+    def _element(element_id):
+        one = values[values["element_id"] == element_id]
+        report.show(report_plots.plot_net_values(one, value="value", currency=s.currency))
+        report.display_table(one, money=["value"], currency=s.currency)
+
+    report.choose("Element", list(dict.fromkeys(values["element_id"])), _element)
+"""),
+]
+
+NOTEBOOKS["06_customer_report"] = [
+    ("md", """
+# Customer value report
+
+One customer's value: each element against its subsegment's and the whole
+segment's mean, its net value, the assumptions behind the figures and the
+data still missing.
+"""),
+    ("params", f"""
+{STUDY}
+customer_id: str = ""  # the customer reported on (customer_id in customers.csv); empty: the first customer
+{INTERACTIVE}
+{TODAY}
+"""),
+    ("code", f"""
+{SETUP}
+from cvm_kit.plotting.report import plot_customer_values
+
+s = report.open_study(study)
+cid = report.pick_customer(s, customer_id)
+report.header(s, f"Customer value report: {{cid}}", today=today or None)
+report.display_table(report.customer_facts(s, cid))
+"""),
+    ("md", """
+## Net value to the customer
+"""),
+    ("code", """
+values = cvm.element_values(s)
+report.display_table(report.customer_totals(s, cid),
+                     money=["value", "subsegment_mean", "segment_mean", "vs_subsegment"], currency=s.currency)
+"""),
+    ("md", """
+## Element by element, against the subsegment and the segment
+"""),
+    ("code", """
+mine = report.customer_values(s, cid, values)
+report.show(plot_customer_values(mine, currency=s.currency))
+report.display_table(mine, money=["value", "subsegment_mean", "segment_mean", "vs_subsegment"], currency=s.currency)
+"""),
+    ("md", """
+## Assumptions behind these figures
+"""),
+    ("code", """
+report.display_table(report.customer_assumptions(s, cid))
+"""),
+    ("md", """
+## Data still missing from this customer
+"""),
+    ("code", """
+still = report.customer_missing(s, cid)
+if len(still):
+    report.display_table(still)
+else:
+    report.note("Every input this customer's values need is on file.")
+"""),
+    ("code", """
+if interactive:
+    from cvm_kit.calculator_widgets import value_calculator
+
+    display(value_calculator(s, customer=cid))
+"""),
+]
+
+
+def build() -> dict[str, nbformat.NotebookNode]:
+    """Every notebook of the series, by file stem."""
+    return {stem: _notebook(stem, cells) for stem, cells in NOTEBOOKS.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="only compare with notebooks/ (exit 1 on a difference)")
+    args = ap.parse_args(argv)
+    differ = []
+    for stem, nb in build().items():
+        path = OUT / f"{stem}.ipynb"
+        text = nbformat.writes(nb) + "\n"
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                differ.append(path)
+            continue
+        nbformat.validate(nb)
+        OUT.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+    for p in differ:
+        print(f"differs from the generator: {p}", file=sys.stderr)
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -43,6 +43,10 @@ _LAZY: dict[str, str] = {
     # tools for customers and sales
     "write_worksheets": "worksheets", "read_worksheets": "worksheets", "plan_import": "worksheets",
     "apply_import": "worksheets", "write_calculator": "calculator",
+    "calculator_inputs": "calculator_widgets", "calculate": "calculator_widgets",
+    "waterfall_table": "calculator_widgets", "value_calculator": "calculator_widgets",
+    "document_value": "documenter", "value_case_history": "documenter", "delivery_by_element": "documenter",
+    "business_case": "business_case", "BusinessCase": "business_case",
     # research phase
     "charter_summary": "research", "charter_html": "research", "charter_markdown": "research",
     "hypotheses": "research", "alternatives": "research", "fieldwork_by_subsegment": "research",

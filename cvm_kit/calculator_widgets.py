@@ -23,7 +23,6 @@ import html
 import math
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from . import values as V

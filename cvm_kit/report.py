@@ -44,7 +44,7 @@ from .study import Study
 
 __all__ = [
     "open_study", "study_path", "validated_study", "pick_customer", "header", "header_html", "money", "table_html", "display_table", "show", "note",
-    "choose", "validation_table", "coverage_matrix", "coverage_summary", "source_mix", "customer_values", "customer_totals",
+    "choose", "attempt", "validation_table", "coverage_matrix", "coverage_summary", "source_mix", "customer_values", "customer_totals",
     "customer_missing", "customer_assumptions", "customer_facts", "TOTAL_LABELS",
 ]
 
@@ -412,6 +412,31 @@ def show(obj: Any) -> None:
             pass
     _display(fig)
     plt.close(fig)
+
+
+def attempt(func: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Call an analysis; if the data cannot support it, say why in the report and return None.
+
+    Only :class:`~cvm_kit.errors.AnalysisError` ("cannot compute on this
+    data": too few customers, no characteristic ...) is turned into a note;
+    any other error (bad input, a bug) still stops the notebook.
+
+    Examples
+    --------
+    >>> from cvm_kit.errors import AnalysisError
+    >>> def too_few():
+    ...     raise AnalysisError("one customer")
+    >>> attempt(too_few) is None   # doctest: +SKIP
+    True
+    """
+    from .errors import AnalysisError
+
+    try:
+        return func(*args, **kw)
+    except AnalysisError as exc:
+        name = getattr(func, "__name__", "this analysis")
+        note(f"{name}: not computed on this data: {exc}", kind="warning")
+        return None
 
 
 def choose(label: str, options: Sequence[Any], render: Callable[[Any], Any], *, value: Any = None) -> Any:

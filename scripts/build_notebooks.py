@@ -249,6 +249,238 @@ if interactive:
 """),
 ]
 
+NOTEBOOKS["03_subsegment_variance"] = [
+    ("md", """
+# 3. Subsegment variance
+
+Do the subsegments value the elements differently? For every element, and for
+differential and net value: the difference of the subsegments' means with its
+95% interval, Welch's test, a permutation p-value (exact where feasible: 6 to
+8 customers per subsegment is a small sample), Hedges' g, and p-values
+Holm-adjusted across the elements. Each row ends in a plain-language finding.
+"""),
+    ("params", f"""
+{STUDY}
+{INTERACTIVE}
+{TODAY}
+permutations: int = 10000  # Monte Carlo permutations when an exact enumeration is too large
+seed: int = 0  # seed of the permutations and of the points' jitter (results are reproducible)
+confidence: float = 0.95  # level of the interval of the difference of means
+"""),
+    ("code", f"""
+{SETUP}
+from cvm_kit.variance import compare_subsegments
+from cvm_kit.plotting.variance import plot_subsegment_values
+
+s = report.open_study(study)
+report.header(s, "3. Subsegment variance", today=today or None)
+values = cvm.element_values(s)
+totals = cvm.totals(s, values)
+comparison = report.attempt(compare_subsegments, s, values, totals, permutations=permutations, seed=seed,
+                            confidence=confidence)
+"""),
+    ("md", """
+## Findings
+"""),
+    ("code", """
+if comparison is not None:
+    report.display_table(comparison[["element_id", "name", "finding"]])
+"""),
+    ("md", """
+## The statistics behind them
+"""),
+    ("code", """
+if comparison is not None:
+    report.display_table(comparison.drop(columns=["finding"]),
+                         money=["mean_a", "mean_b", "difference", "ci_low", "ci_high"], currency=s.currency,
+                         decimals={"p_value": 3, "p_permutation": 3, "p_holm": 3, "hedges_g": 2, "statistic": 2})
+"""),
+    ("md", """
+## Each customer's value by subsegment
+
+Boxes, the customers as points, and each subsegment's mean with its interval.
+"""),
+    ("code", """
+if comparison is not None:
+    for element_id in comparison.loc[comparison["kind"] == "element", "element_id"]:
+        report.show(plot_subsegment_values(values, element_id=element_id, confidence=confidence, seed=seed))
+report.show(plot_subsegment_values(totals, element_id="net_value", confidence=confidence, seed=seed))
+"""),
+    ("code", """
+if interactive:
+    report.choose("Element", list(dict.fromkeys(values["element_id"])),
+                  lambda e: report.show(plot_subsegment_values(values, element_id=e, confidence=confidence)))
+"""),
+]
+
+NOTEBOOKS["04_sensitivity"] = [
+    ("md", """
+# 4. Sensitivity: tornado charts and Monte Carlo
+
+Which inputs move a typical customer's value most (one at a time, from low to
+high, everything else at its mean), and how uncertain the value of a typical
+customer of each subsegment is, with the chance that its net value is positive
+and the largest price premium that keeps that chance high.
+"""),
+    ("params", f"""
+{STUDY}
+{INTERACTIVE}
+{TODAY}
+by: str = "variable"  # tornado factors: "variable" (input phrases through the equations) or "element"
+tornado_range: str = "p10-p90"  # low and high of a factor: "p10-p90", "sd" (mean plus or minus one sd) or "minmax"
+of: str = "net"  # outcome of the tornado: "net" or "differential" value
+max_factors: int = 12  # bars drawn per tornado chart (widest first); the table lists all
+draws: int = 10000  # Monte Carlo draws per subsegment
+seed: int = 0  # seed of the Monte Carlo draws (same seed, same draws)
+method: str = "bootstrap"  # Monte Carlo: "bootstrap", "bootstrap_customers" or "parametric"
+premium_prob: float = 0.8  # chance of a positive net value the largest safe premium must keep
+"""),
+    ("code", f"""
+{SETUP}
+from cvm_kit.sensitivity import simulate, simulation_summary, tornado
+from cvm_kit.plotting.sensitivity import plot_simulation, plot_tornado
+
+s = report.open_study(study)
+report.header(s, "4. Sensitivity: tornado charts and Monte Carlo", today=today or None)
+values = cvm.element_values(s)
+totals = cvm.totals(s, values)
+"""),
+    ("md", """
+## Tornado: the whole segment
+"""),
+    ("code", """
+swing = report.attempt(tornado, s, by=by, range=tornado_range, of=of, values=values)
+if swing is not None:
+    report.show(plot_tornado(swing, max_factors=max_factors))
+    report.display_table(swing, money=["low_value", "base_value", "high_value", "swing"], currency=s.currency)
+"""),
+    ("md", """
+## Tornado per subsegment
+"""),
+    ("code", """
+for sub in s.subsegment_ids:
+    per_sub = report.attempt(tornado, s, by=by, range=tornado_range, of=of, subsegment=sub, values=values)
+    if per_sub is not None:
+        ax = plot_tornado(per_sub, max_factors=max_factors)
+        ax.set_title(f"{sub}: {ax.get_title()}".strip(": "))
+        report.show(ax)
+"""),
+    ("md", """
+## Monte Carlo: the value of a typical customer of each subsegment
+"""),
+    ("code", """
+sim = report.attempt(simulate, s, draws=draws, seed=seed, method=method, values=values, totals=totals)
+if sim is not None:
+    report.show(plot_simulation(sim))
+    report.display_table(simulation_summary(sim, prob=premium_prob),
+                         money=[c for c in simulation_summary(sim, prob=premium_prob).columns
+                                if c.startswith(("differential_", "net_")) or c == "max_premium"],
+                         currency=s.currency, percent=["p_net_positive", "premium_prob"])
+    report.note(sim.attrs.get("assumption", ""))
+    for text in sim.attrs.get("notes", []):
+        report.note(text, kind="warning")
+"""),
+    ("code", """
+if interactive:
+    def _tornado(choice):
+        rule, sub = choice
+        report.show(plot_tornado(tornado(s, by=by, range=rule, of=of, subsegment=sub, values=values),
+                                 max_factors=max_factors))
+
+    report.choose("Range, subsegment",
+                  [((r, sub), f"{r}, {sub or 'all'}") for r in ("p10-p90", "sd", "minmax")
+                   for sub in [None] + s.subsegment_ids],
+                  _tornado)
+"""),
+]
+
+NOTEBOOKS["05_drivers_and_prospects"] = [
+    ("md", """
+# 5. What drives value, segmentation, and the most attractive prospects
+
+Which customer characteristics explain the variation in value across
+customers, whether a different split of the customers would explain it better
+than the current subsegments, and which studied customers and prospects are
+worth most.
+"""),
+    ("params", f"""
+{STUDY}
+{INTERACTIVE}
+{TODAY}
+target: str = "net_value"  # the value explained: "net_value", "differential_value" or an element id
+min_gain: float = 0.15  # share of variance a new split must explain beyond the subsegments to be suggested
+top_drivers: int = 1  # characteristics used to predict the prospects' net value
+"""),
+    ("code", f"""
+{SETUP}
+from cvm_kit.prospects import rank_customers, score_prospects
+from cvm_kit.segments import best_split, driver_frame, drivers, segmentation_suggestion
+from cvm_kit.plotting.segments import plot_drivers, plot_value_vs_driver
+
+s = report.open_study(study)
+report.header(s, "5. Drivers, segmentation and prospects", today=today or None)
+values = cvm.element_values(s)
+"""),
+    ("md", """
+## What drives value
+
+Each characteristic of customers.csv alone, by ordinary least squares:
+R² and adjusted R² (categories as dummies), the F-test p-value, and the rank.
+"""),
+    ("code", """
+found = report.attempt(drivers, s, values=values)
+if found is not None:
+    report.show(plot_drivers(found, element_id=target))
+    report.display_table(found[found["element_id"] == target],
+                         decimals={"r_squared": 2, "adj_r_squared": 2, "f_statistic": 2, "p_value": 3})
+    frame = report.attempt(driver_frame, s, target, values=values)
+    if frame is not None:
+        report.show(plot_value_vs_driver(frame))
+"""),
+    ("code", """
+if found is not None:
+    report.display_table(found, decimals={"r_squared": 2, "adj_r_squared": 2, "f_statistic": 2, "p_value": 3},
+                         caption="Every element")
+"""),
+    ("md", """
+## Segmentation: keep the subsegments, or split differently?
+"""),
+    ("code", """
+suggestion = report.attempt(segmentation_suggestion, s, target=target, min_gain=min_gain, values=values)
+if suggestion is not None:
+    report.note(suggestion.text)
+    report.display_table(suggestion.table, money=["mean_a", "mean_b"], currency=s.currency,
+                         percent=["share_explained", "current_share", "gain"], caption="Best split per element")
+splits = report.attempt(best_split, s, target, values=values)
+if splits is not None:
+    report.display_table(splits, money=["mean_a", "mean_b"], currency=s.currency,
+                         percent=["share_explained", "current_share", "gain"], caption=f"Best split of {target} per characteristic")
+"""),
+    ("md", """
+## The most attractive customers and prospects
+"""),
+    ("code", """
+report.display_table(rank_customers(s), money=["net_value", "differential_value", "price_difference"],
+                     currency=s.currency, caption="Studied customers by net value")
+prospects = report.attempt(score_prospects, s, top=top_drivers, values=values)
+if prospects is not None and len(prospects):
+    report.display_table(prospects, money=["predicted_net_value", "pi_low", "pi_high"], currency=s.currency,
+                         caption="Prospects by predicted net value (95% prediction interval)")
+elif prospects is not None:
+    report.note(prospects.attrs.get("message", "No prospects to score."))
+"""),
+    ("code", """
+if interactive and found is not None:
+    def _driver(element_id):
+        report.show(plot_drivers(found, element_id=element_id))
+        one = report.attempt(driver_frame, s, element_id, values=values)
+        if one is not None:
+            report.show(plot_value_vs_driver(one))
+
+    report.choose("Value", list(dict.fromkeys(found["element_id"])), _driver, value=target)
+"""),
+]
+
 NOTEBOOKS["06_customer_report"] = [
     ("md", """
 # Customer value report

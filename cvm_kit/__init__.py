@@ -40,6 +40,11 @@ _LAZY: dict[str, str] = {
     "assumptions": "estimates", "describe": "estimates",
     "subsegment_value_summary": "estimates",
     "write_tables": "tables",
+    # statistics
+    "compare_subsegments": "variance", "tornado": "sensitivity", "simulate": "sensitivity",
+    "simulation_summary": "sensitivity", "max_premium_at": "sensitivity", "drivers": "segments",
+    "best_split": "segments", "segmentation_suggestion": "segments", "rank_customers": "prospects",
+    "score_prospects": "prospects",
     # tools for customers and sales
     "write_worksheets": "worksheets", "read_worksheets": "worksheets", "plan_import": "worksheets",
     "apply_import": "worksheets", "write_calculator": "calculator",

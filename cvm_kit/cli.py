@@ -56,7 +56,8 @@ def values(study: Path | None, output: Path | None) -> None:
     s = load(study)
     v = element_values(s)
     for row in v[v["missing_inputs"] != ""].itertuples(index=False):
-        warn(f"{row.customer_id}: {row.element_id} left empty, missing [{row.missing_inputs}]")
+        why = row.missing_inputs if row.missing_inputs.startswith("(") else f"missing [{row.missing_inputs}]"
+        warn(f"{row.customer_id}: {row.element_id} left empty, {why}")
     emit_csv(v[["customer_id", "subsegment", "element_id", "status", "value", "weakest_source"]], output)
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -299,7 +299,13 @@ def _prec(node: Node) -> int:
     return _PREC_ATOM
 
 
-def _render(node: Node, var: callable, num: callable, fn: callable, spaced: bool) -> str:
+def _render(
+    node: Node,
+    var: Callable[[str], str],
+    num: Callable[[float], str],
+    fn: Callable[[str], str],
+    spaced: bool,
+) -> str:
     """Render a tree with minimal parentheses that preserve its exact shape.
 
     A right operand of equal precedence is parenthesized too (``a - (b - c)``,

@@ -34,7 +34,7 @@ import datetime as _dt
 import html
 import math
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -56,14 +56,16 @@ TOTAL_LABELS = {
 }
 
 _CSS = """<style>
-.cvm-table { border-collapse: collapse; margin: 0.4em 0 1em 0; font-size: 0.92em; }
-.cvm-table th, .cvm-table td { padding: 0.2em 0.7em; border-bottom: 1px solid #ddd; }
-.cvm-table th { text-align: left; background: #f3f5f8; }
-.cvm-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.cvm-table caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
-.cvm-header dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1em; }
-.cvm-header dt, .cvm-charter dt { font-weight: 600; }
-.cvm-charter dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1em; }
+.cvm-scroll { overflow-x: auto; max-width: 100%; }
+table.cvm-table { border-collapse: collapse; margin: 0.4em 0 1em 0; font-size: 0.92em; }
+table.cvm-table th, table.cvm-table td { padding: 0.2em 0.7em; border-bottom: 1px solid #ddd; text-align: left;
+  vertical-align: top; }
+table.cvm-table th { background: #f3f5f8; }
+table.cvm-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.cvm-table caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
+.cvm-header dl, .cvm-charter dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1.2em; }
+.cvm-header dt, .cvm-charter dt { font-weight: 600; white-space: nowrap; margin: 0; }
+.cvm-header dd, .cvm-charter dd { margin: 0; }
 .cvm-note { color: #444; }
 </style>"""
 
@@ -329,13 +331,15 @@ def table_html(df: pd.DataFrame, *, money: Iterable[str] = (), currency: str = "
     Returns
     -------
     str
-        ``<table class="cvm-table">``; every cell and header is escaped.
+        ``<div class="cvm-scroll"><table class="cvm-table">...``; every cell
+        and header is escaped.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> table_html(pd.DataFrame({"who": ["<b>"], "net": [1090.0]}), money=["net"], currency="EUR")[:60]
-    '<table class="cvm-table"><thead><tr><th>who</th><th>net (EUR'
+    >>> t = table_html(pd.DataFrame({"who": ["<b>"], "net": [1090.0]}), money=["net"], currency="EUR")
+    >>> "<td>&lt;b&gt;</td>" in t and "<td class='num'>1,090</td>" in t
+    True
     """
     money_cols, pct = set(money), set(percent)
     decimals = decimals or {}
@@ -370,8 +374,8 @@ def table_html(df: pd.DataFrame, *, money: Iterable[str] = (), currency: str = "
     more = ""
     if len(data) > len(shown):
         more = f"<p class='cvm-note'>{len(data) - len(shown)} more rows not shown.</p>"
-    return (f'<table class="cvm-table">{cap}<thead><tr>{"".join(heads)}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>{more}')
+    return (f'<div class="cvm-scroll"><table class="cvm-table">{cap}<thead><tr>{"".join(heads)}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>{more}')
 
 
 def _is_num(x: Any) -> bool:
@@ -397,21 +401,29 @@ def note(text: str, *, kind: str = "note") -> None:
 
 
 def show(obj: Any) -> None:
-    """Display a matplotlib Axes or Figure now (as an embedded PNG) and close it.
+    """Display a matplotlib Axes or Figure now, as an embedded PNG with its title as alt text, and close it.
 
     Closing keeps the inline backend from showing the figure a second time and
     frees its memory in long batch runs.
     """
+    import io
+
     import matplotlib.pyplot as plt
+    from IPython.display import Image
 
     fig = obj.figure if hasattr(obj, "figure") and not hasattr(obj, "savefig") else obj
-    if hasattr(fig, "tight_layout"):
-        try:
-            fig.tight_layout()
-        except Exception:  # noqa: BLE001 - layout is cosmetic; never fail a report on it
-            pass
-    _display(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", facecolor="white")
     plt.close(fig)
+    _display(Image(data=buf.getvalue(), format="png", metadata={"alt": _figure_title(fig)}))
+
+
+def _figure_title(fig: Any) -> str:
+    """A figure's title for its alternative text (suptitle, else the axes' titles)."""
+    sup = getattr(fig, "_suptitle", None)
+    titles = [sup.get_text()] if sup is not None and sup.get_text() else []
+    titles += [ax.get_title() for ax in fig.get_axes() if ax.get_title()]
+    return "; ".join(titles) or "Figure"
 
 
 def attempt(func: Callable[..., Any], *args: Any, **kw: Any) -> Any:
@@ -439,15 +451,17 @@ def attempt(func: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return None
 
 
-def choose(label: str, options: Sequence[Any], render: Callable[[Any], Any], *, value: Any = None) -> Any:
+def choose(label: str, options: Sequence[Any] | Mapping[str, Any], render: Callable[[Any], Any], *,
+           value: Any = None) -> Any:
     """A dropdown that re-renders its output when the choice changes (for analysts in JupyterLab).
 
     Parameters
     ----------
     label : str
         The dropdown's label.
-    options : sequence
-        The choices (e.g. element ids, subsegment ids, tornado ranges).
+    options : sequence or mapping
+        The choices (e.g. element ids, subsegment ids, tornado ranges), or
+        label -> value.
     render : callable
         Called with the chosen option; whatever it displays (tables,
         :func:`show`) appears under the dropdown.
@@ -462,11 +476,11 @@ def choose(label: str, options: Sequence[Any], render: Callable[[Any], Any], *, 
     from .errors import require
 
     widgets = require("ipywidgets", "notebook")
-    opts = list(options)
-    if not opts:
+    pairs = list(options.items()) if isinstance(options, Mapping) else [(str(o), o) for o in options]
+    if not pairs:
         raise CvmError(f"{label}: nothing to choose from")
-    dd = widgets.Dropdown(options=opts, value=value if value is not None else opts[0], description=label,
-                          style={"description_width": "initial"})
+    first = value if any(v == value for _, v in pairs) else pairs[0][1]
+    dd = widgets.Dropdown(options=pairs, value=first, description=label, style={"description_width": "initial"})
     out = widgets.Output()
 
     def _refresh(*_: Any) -> None:

@@ -147,6 +147,23 @@ class BatchResult:
         return "\n".join(lines)
 
 
+def _file_mode() -> int:
+    """0o666 less the process umask (temporary files are created 0o600; reports are for reading)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o644
+
+
+def _readable(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.chmod(path, _file_mode())
+
+
 # ---------------------------------------------------------------------------
 # templates
 
@@ -202,12 +219,23 @@ def notebook_parameters(name: str | Path) -> dict[str, dict[str, str]]:
 # HTML export
 
 # The lab template without anything fetched from a CDN: no require.js, MathJax,
-# mermaid or widget manager scripts (reports hold static figures and tables).
+# mermaid or widget manager scripts (reports hold static figures and tables);
+# figures always embedded, with their title as alternative text.
 _TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{% block data_png scoped %}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ ((output | get_metadata('alt', 'image/png')) or 'Figure') | escape_html }}"
+{%- set width=output | get_metadata('width', 'image/png') -%}
+{%- if width is not none %} width="{{ width | escape_html }}"{%- endif %}
+{%- set height=output | get_metadata('height', 'image/png') -%}
+{%- if height is not none %} height="{{ height | escape_html }}"{%- endif %}>
+</div>
+{%- endblock data_png %}
 """
 _EXPORTER: Any = None
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -277,6 +305,7 @@ def export_html(notebook: Any, html_path: str | Path, *, title: str | None = Non
     html_path = Path(html_path)
     with atomic_file(html_path) as tmp:
         tmp.write_text(body, encoding="utf-8")
+        _readable(tmp)
     return html_path
 
 
@@ -284,8 +313,13 @@ def export_html(notebook: Any, html_path: str | Path, *, title: str | None = Non
 # executing one notebook (the job function of the process pool and of Dask)
 
 
-def _tracking_manager(box: list):
-    """An AsyncKernelManager class that records its instances in ``box`` (for the time-limit guard)."""
+def _tracking_manager(box: list, log: Any):
+    """An AsyncKernelManager class that records its instances in ``box`` (for the time-limit guard).
+
+    The kernel process's own stderr (start-up warnings, a crash) goes to
+    ``log`` instead of the terminal; what the notebook's code prints to
+    stderr is captured into the notebook by ipykernel as usual.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     class _Tracked(AsyncKernelManager):
@@ -293,7 +327,23 @@ def _tracking_manager(box: list):
             super().__init__(*a, **kw)
             box.append(self)
 
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            kw.setdefault("stderr", log)
+            kw.setdefault("stdout", log)
+            await super().start_kernel(**kw)
+
     return _Tracked
+
+
+def _log_tail(log: Any, lines: int = 3) -> str:
+    """The last lines the kernel process wrote, minus its routine start-up warning."""
+    try:
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+    except (OSError, ValueError):
+        return ""
+    keep = [ln for ln in text.splitlines() if ln.strip() and "without encryption" not in ln]
+    return " | ".join(keep[-lines:])
 
 
 def _kill_kernels(box: list, fired: threading.Event) -> None:
@@ -340,13 +390,14 @@ def _execute(job: Mapping[str, Any]) -> dict[str, Any]:
     guard = threading.Timer(timeout, _kill_kernels, args=(box, fired))
     guard.daemon = True
     status, error, nb = "ok", "", None
+    log = tempfile.TemporaryFile()
     try:
         guard.start()
         nb = pm.execute_notebook(
             str(job["template"]), str(tmp), parameters=dict(job["parameters"]),
             kernel_name=job.get("kernel_name") or None, progress_bar=False,
             execution_timeout=int(max(1, timeout)), start_timeout=int(max(1, min(60, timeout))),
-            kernel_manager_class=_tracking_manager(box),
+            kernel_manager_class=_tracking_manager(box, log),
         )
     except PapermillExecutionError as exc:
         status, error = "failed", f"{exc.ename}: {exc.evalue}"
@@ -358,6 +409,10 @@ def _execute(job: Mapping[str, Any]) -> dict[str, Any]:
     finally:
         guard.cancel()
         _kill_kernels(box, threading.Event())  # nothing may outlive the job
+    if status != "ok" and "DeadKernel" in error:
+        tail = _log_tail(log)
+        error += f" (kernel said: {tail})" if tail else ""
+    log.close()
     try:
         if nb is None:
             nb = nbformat.read(str(tmp), as_version=4) if tmp.exists() and tmp.stat().st_size else None
@@ -368,6 +423,7 @@ def _execute(job: Mapping[str, Any]) -> dict[str, Any]:
                 _error_cell_first(nb, error)
         nb.metadata["cvm_kit"] = dict(job.get("provenance") or {}, status=status, error=error)
         nbformat.write(nb, str(tmp))
+        _readable(tmp)
         os.replace(tmp, out_nb)
         if status == "ok" and out_html is not None:
             export_html(nb, out_html, title=job.get("title"))
@@ -516,10 +572,13 @@ def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[
 
 
 def _title(template: Path) -> str:
-    """The first markdown heading of a template (its title in the index)."""
+    """A template's title: its metadata ``title``, else its first markdown heading."""
     import nbformat
 
     nb = nbformat.read(template, as_version=4)
+    title = nb.metadata.get("title")
+    if title:
+        return str(title)
     for c in nb.cells:
         if c.cell_type == "markdown":
             for line in c.source.splitlines():
@@ -771,6 +830,7 @@ def _write_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
 
     with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+        _readable(tmp)
 
 
 def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, workers: int = 2, timeout: float = 600,
@@ -907,3 +967,4 @@ run {e(_dt.datetime.now().astimezone().isoformat(timespec="seconds"))}.</p>
 """
     with atomic_file(path) as tmp:
         tmp.write_text(doc, encoding="utf-8")
+        _readable(tmp)

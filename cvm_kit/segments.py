@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from dataclasses import dataclass
 
@@ -37,18 +36,10 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
-def _design(x: pd.Series, numeric: bool, levels: list | None = None) -> np.ndarray:
-    """Design matrix without user text: constant + the value, or constant + dummies (first level dropped)."""
-    if numeric:
-        return np.column_stack([np.ones(len(x)), x.to_numpy(float)])
-    cats = pd.Categorical(x.astype(str), categories=levels if levels is not None else sorted(x.astype(str).unique()))
-    d = pd.get_dummies(cats, drop_first=True, dtype=float).to_numpy()
-    return np.column_stack([np.ones(len(x)), d])
-
-
 def _targets(study: Study, values: pd.DataFrame | None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     wide = value_matrix(study, values)
-    targets = [(e.id, "element") for e in valued_elements(study)] + [("net_value", "total")]
+    targets = [(e.id, "element") for e in valued_elements(study)] + [("differential_value", "total"),
+                                                                      ("net_value", "total")]
     return wide, targets
 
 
@@ -102,8 +93,8 @@ def _fit_one(y: np.ndarray, present: np.ndarray, codes: np.ndarray, design: np.n
 def drivers(study: Study, *, values: pd.DataFrame | None = None) -> pd.DataFrame:
     """Which customer characteristics explain each element's value (and net value)?
 
-    Each element that varies (parity-everywhere elements are left out) and
-    ``net_value`` is regressed (OLS) on each characteristic of customers.csv
+    Each element that varies (parity-everywhere elements are left out),
+    ``differential_value`` and ``net_value`` is regressed (OLS) on each characteristic of customers.csv
     alone: a numeric characteristic as one column plus a constant, a
     categorical one as dummy columns (first level dropped) plus a constant.
     Customers missing the value or the characteristic are left out of that fit.
@@ -111,7 +102,8 @@ def drivers(study: Study, *, values: pd.DataFrame | None = None) -> pd.DataFrame
     Returns
     -------
     DataFrame
-        ``element_id`` (an element id or ``net_value``), ``characteristic,
+        ``element_id`` (an element id, ``differential_value`` or
+        ``net_value``), ``characteristic,
         kind`` (numeric|categorical), ``n`` (customers in the fit),
         ``levels`` (distinct values), ``r_squared, adj_r_squared,
         f_statistic, p_value`` (F-test of the characteristic), ``rank``

@@ -45,7 +45,7 @@ def _check_subsegment(study: Study, subsegment: str | None) -> None:
         raise CvmError(f"no subsegment {subsegment!r} in {study.label}; known: {', '.join(study.subsegment_ids)}")
 
 
-def _low_high(x: np.ndarray, range: str, constant_range: float) -> tuple[float, float, float, str]:
+def _low_high(x: np.ndarray, range: str) -> tuple[float, float, float, str]:
     """(low, base, high, rule) of one factor from its customers' values (NaN dropped)."""
     x = x[~np.isnan(x)]
     if x.size == 0:
@@ -69,7 +69,7 @@ def _sorted(rows: list[dict]) -> pd.DataFrame:
 def tornado(study: Study, *, by: Literal["element", "variable"] = "element",
             range: Literal["p10-p90", "sd", "minmax"] = "p10-p90", of: Literal["net", "differential"] = "net",
             subsegment: str | None = None, constant_range: float = 0.10,
-            values: pd.DataFrame | None = None) -> pd.DataFrame:
+            values: pd.DataFrame | None = None, totals: pd.DataFrame | None = None) -> pd.DataFrame:
     """One-at-a-time sensitivity of a typical customer's value (tornado table).
 
     The base case sets every factor at its mean over the customers of
@@ -90,16 +90,21 @@ def tornado(study: Study, *, by: Literal["element", "variable"] = "element",
     range : {"p10-p90", "sd", "minmax"}
         Low/high of a factor: 10th/90th percentile (linear interpolation),
         mean ± one standard deviation, or min/max over the customers.
-        A factor without spread across customers (a constant, or an input
-        only one customer has) is moved ± ``constant_range`` (default 10%)
-        instead; ``range_rule`` says which rule each row used.
+        With ``by="variable"``, an input without spread across customers (a
+        constant, or an input only one customer has) is moved
+        ± ``constant_range`` (default 10%) instead; with ``by="element"`` an
+        element without spread keeps a zero-width bar ("no spread").
+        ``range_rule`` says which rule each row used.
+    constant_range : float
+        Relative move of inputs without spread (``by="variable"``).
     of : {"net", "differential"}
         The outcome: net value (differential value - price difference) or
         differential value.
     subsegment : str, optional
         Restrict to this subsegment's customers.
-    values : DataFrame, optional
-        Element values (:func:`~cvm_kit.values.element_values`), for ``by="element"``.
+    values, totals : DataFrame, optional
+        :func:`~cvm_kit.values.element_values` and :func:`~cvm_kit.values.totals`
+        for ``by="element"`` (computed if omitted).
 
     Returns
     -------
@@ -128,13 +133,13 @@ def tornado(study: Study, *, by: Literal["element", "variable"] = "element",
         raise CvmError(f"of must be 'net' or 'differential', got {of!r}")
     _check_subsegment(study, subsegment)
     if by == "element":
-        return _tornado_elements(study, range, of, subsegment, constant_range, values)
+        return _tornado_elements(study, range, of, subsegment, constant_range, values, totals)
     return _tornado_variables(study, range, of, subsegment, constant_range)
 
 
 def _tornado_elements(study: Study, range: str, of: str, subsegment: str | None, constant_range: float,
-                      values: pd.DataFrame | None) -> pd.DataFrame:
-    wide = value_matrix(study, values, with_totals=of == "net")
+                      values: pd.DataFrame | None, totals: pd.DataFrame | None) -> pd.DataFrame:
+    wide = value_matrix(study, values, totals, with_totals=of == "net")
     if subsegment is not None:
         wide = wide[wide["subsegment"] == subsegment]
     if wide.empty:
@@ -143,14 +148,14 @@ def _tornado_elements(study: Study, range: str, of: str, subsegment: str | None,
     elems = valued_elements(study, subsegment)
     factors = []
     for e in elems:
-        lo, base, hi, rule = _low_high(wide[e.id].to_numpy(float), range, constant_range)
+        lo, base, hi, rule = _low_high(wide[e.id].to_numpy(float), range)
         if np.isnan(base):
             raise AnalysisError(f"element {e.id}: no customer{' of ' + subsegment if subsegment else ''} has a value "
                                 "(missing inputs), so the base case is undefined; see `cvm values`")
         factors.append((e.id, e.name, "element", lo, base, hi, rule, +1.0))
     if of == "net":
         price = wide["price_difference"].to_numpy(float)
-        lo, base, hi, rule = _low_high(price, range, constant_range)
+        lo, base, hi, rule = _low_high(price, range)
         if np.isnan(base):
             raise AnalysisError("the price difference is missing for every customer: no net value base case")
         factors.append(("price_difference", "Price difference", "price", lo, base, hi, rule, -1.0))
@@ -188,13 +193,13 @@ def _tornado_variables(study: Study, range: str, of: str, subsegment: str | None
             continue  # nobody here has it: only parity elements use it (checked through the base case below)
         spread = x.size >= 2 and float(x.max()) > float(x.min())
         if spread:
-            lo, base, hi, rule = _low_high(x, range, constant_range)
+            lo, base, hi, rule = _low_high(x, range)
         else:
             base = float(x.mean())
             lo, hi = base * (1 - constant_range), base * (1 + constant_range)
             lo, hi = min(lo, hi), max(lo, hi)
             rule = f"± {constant_range:.0%} of the {'constant' if p in consts else 'single value'}"
-        kind = "constant" if p in consts and not spread else "input"
+        kind = "constant" if p in consts else "input"  # a constant some customers override keeps its kind
         factors.append((p, lo, base, hi, rule, kind))
     if not factors:
         raise AnalysisError(f"no input variable with values for the {of} value of {study.label}")
@@ -348,20 +353,36 @@ def simulate(study: Study, *, draws: int = 10_000, seed: int = 0,
 def max_premium_at(draws: pd.DataFrame, prob: float = 0.8) -> pd.DataFrame:
     """The largest extra price premium per customer keeping P(net value - premium > 0) >= ``prob``.
 
-    That is the ``1 - prob`` quantile of the drawn net value. NaN where even
-    at today's price the chance is below ``prob`` (the quantile is not
-    positive: a price cut, not a premium, would be needed).
+    Over the draws, every premium below ``max_premium`` keeps at least a
+    share ``prob`` of draws with positive net value, and no premium above it
+    does (it is the order statistic ``N - ceil(prob N)`` of the drawn net
+    value, about its ``1 - prob`` quantile). NaN where that figure is not
+    positive: even at today's price the chance is below ``prob``, and a
+    price cut (``net_quantile``) rather than a premium would be needed.
 
     Returns
     -------
     DataFrame
         ``subsegment, prob, net_quantile, max_premium``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"subsegment": "s", "net_value": [float(x) for x in range(1, 11)]})
+    >>> max_premium_at(d, 0.8)["max_premium"].item()  # premiums below 3 keep 8 of 10 draws positive
+    3.0
     """
     if not 0 < prob < 1:
         raise CvmError(f"prob must be between 0 and 1, got {prob}")
     rows = []
     for s, g in draws.groupby("subsegment", sort=False):
-        q = float(np.quantile(g["net_value"].to_numpy(float), 1 - prob))
+        x = g["net_value"].to_numpy(float)
+        x = x[~np.isnan(x)]
+        if x.size == 0:
+            rows.append({"subsegment": s, "prob": prob, "net_quantile": np.nan, "max_premium": np.nan})
+            continue
+        m = x.size - int(np.ceil(prob * x.size - 1e-9))
+        q = float(np.partition(x, m)[m])
         rows.append({"subsegment": s, "prob": prob, "net_quantile": q, "max_premium": q if q > 0 else np.nan})
     return pd.DataFrame(rows, columns=["subsegment", "prob", "net_quantile", "max_premium"])
 

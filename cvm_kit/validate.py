@@ -176,7 +176,7 @@ class RawStudy:
     labels: dict[str, str]  # file name -> how to name it in messages
     files: dict[str, bytes]
     project_label: str = PROJECT_FILE
-    project_lines: dict[str, int] = field(default_factory=dict)
+    project_lines: dict[str, list[int]] = field(default_factory=dict)  # workbook: sheet rows per model section
 
 
 def _read_yaml(text: str, label: str, problems: list[Problem]) -> dict[str, Any] | None:
@@ -246,7 +246,17 @@ def _line_numbers(text: str, n: int) -> list[int] | range:
     """File line of each data row (header is line 1; blank lines are skipped)."""
     if text.count("\n") - text.endswith("\n") == n:
         return range(2, n + 2)  # one physical line per row: no loop over lines needed
-    lines = [i + 1 for i, ln in enumerate(text.split("\n")) if ln.strip()][1:]
+    import csv
+
+    # records may span lines (quoted newlines): the csv reader knows where each starts
+    reader = csv.reader(io.StringIO(text))
+    starts: list[int] = []
+    prev = 0
+    for rec in reader:
+        if any(f.strip() for f in rec):
+            starts.append(prev + 1)
+        prev = reader.line_num
+    lines = starts[1:]
     return lines[:n] if len(lines) >= n else range(2, n + 2)
 
 
@@ -398,9 +408,64 @@ def _unknown_keys(project: dict[str, Any], label: str) -> list[Problem]:
     return out
 
 
-def _closest(word: str, candidates: list[str]) -> str:
-    m = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f"; did you mean [{m[0]}]?" if m else ""
+_SAFE_FIELD = {
+    "id": None, "name": "?", "status": "placeholder", "value": 0.0, "equation": "0", "description": "",
+    "next_best_alternative": "", "source": "", "assumptions": [], "status_by_subsegment": {}, "unit": "", "note": "",
+}
+_SAFE_ITEM = {"subsegments": {"id": "?"}, "constants": {"name": "?", "value": 0.0},
+              "derived": {"name": "?", "equation": "0"}, "elements": {"id": "?", "status": "placeholder"}}
+
+
+def _salvage(project: dict[str, Any], exc: ValidationError) -> _Project | None:
+    """A best-effort model with the invalid fields neutralised, so later checks still run.
+
+    The problems were already reported; this model only serves to find the
+    *other* problems (unknown subsegments in customers.csv, duplicate ids ...).
+    """
+    import copy
+
+    fixed = copy.deepcopy(project)
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "list[str]", "_Price", "constrained-str")))]
+        if not loc:
+            return None
+        head = loc[0]
+        if head in ("charter", "price"):
+            fixed.pop(head, None)
+        elif head in _SAFE_ITEM and len(loc) >= 2 and isinstance(loc[1], int) and isinstance(fixed.get(head), list):
+            items = fixed[head]
+            i = loc[1]
+            if not isinstance(items[i], dict) or len(loc) == 2:
+                items[i] = dict(_SAFE_ITEM[head], **({"id": f"?{head}[{i}]"} if "id" in _SAFE_ITEM[head] else {"name": f"?{head}[{i}]"}))
+                continue
+            field = loc[2]
+            if field in ("id",):
+                items[i]["id"] = f"?{head}[{i}]"
+            elif field == "name" and head in ("constants", "derived"):
+                items[i]["name"] = f"?{head}[{i}]"
+            elif field in _SAFE_FIELD:
+                items[i][field] = _SAFE_FIELD[field]
+            else:
+                items[i].pop(field, None)
+        elif head in ("name", "offering", "next_best_alternative", "currency", "segment", "period"):
+            fixed[head] = "?"
+        elif head in ("constants", "derived"):
+            fixed[head] = []
+        else:
+            return None
+    try:
+        return _Project.model_validate(fixed)
+    except ValidationError:
+        return None
+
+
+def _closest(word: str, candidates: dict[str, str]) -> str:
+    """Suggest the closest phrase; match on normalised text, show it as written."""
+    m = difflib.get_close_matches(normalize_phrase(word), list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean [{candidates[m[0]]}]?" if m else ""
+
+
+_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -460,6 +525,8 @@ def validate(path: str | Path) -> ValidationReport:
             model = _Project.model_validate(raw.project)
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc, raw.project, plabel))
+            # keep checking the rest: neutralise the bad fields and validate again
+            model = _salvage(raw.project, exc)
         problems.extend(_unknown_keys(raw.project, plabel))
 
     # ---- model-level checks -------------------------------------------------
@@ -471,6 +538,7 @@ def validate(path: str | Path) -> ValidationReport:
     charter: Charter | None = None
     subsegments: list[Subsegment] = []
     needs: dict[str, list[str]] = {}  # norm phrase -> where it is used
+    loose: set[str] = set()  # phrases of equations that failed to parse
     display: dict[str, str] = {}
 
     def _parse(text: str, where: str) -> Equation | None:
@@ -478,6 +546,9 @@ def validate(path: str | Path) -> ValidationReport:
             eq = parse(text, context=f"{plabel}: {where}")
         except EquationError as exc:
             problems.append(Problem(plabel, where, f"word equation does not parse: {exc.describe() if hasattr(exc, 'describe') else exc}"))
+            # its phrases still count as used: no "unused measurement" noise on top of the real error
+            for m in _BRACKETED.finditer(text):
+                loose.add(normalize_phrase(m.group(1)))
             return None
         for p, d in zip(eq.phrases, eq.display_phrases):
             needs.setdefault(p, []).append(where)
@@ -615,7 +686,8 @@ def validate(path: str | Path) -> ValidationReport:
         for col in ("reliability", "note"):
             if col not in meas.columns:
                 meas[col] = ""
-        if meas["value"].dtype == object:
+        if not pd.api.types.is_numeric_dtype(meas["value"]):
+            meas["value"] = map_unique(meas["value"], lambda t: "" if t is None or t is pd.NA else str(t).strip())
             values = pd.to_numeric(map_unique(meas["value"], lambda t: str(t).replace("\u2212", "-")), errors="coerce")
         else:
             values = meas["value"].astype(float)
@@ -651,6 +723,10 @@ def validate(path: str | Path) -> ValidationReport:
 
     # ---- phrases: every needed phrase resolves; names are not doubly defined --
     measured: set[str] = set(meas_frame["phrase"].unique()) if meas_frame is not None else set()
+    measured_as: dict[str, str] = {}
+    if meas_frame is not None:
+        firsts = meas_frame.drop_duplicates("phrase")
+        measured_as = dict(zip(firsts["phrase"], firsts["variable"]))
     const_names = {normalize_phrase(c.name) for c in constants}
     for n, (dname, _) in derived_eqs.items():
         if n in measured:
@@ -659,19 +735,22 @@ def validate(path: str | Path) -> ValidationReport:
         known = measured | const_names | set(derived_eqs)
         for p, wheres in needs.items():
             if p not in known:
-                cands = [display[x] for x in known if x in display] + sorted(measured)
+                cands = {x: measured_as[x] if x in measured_as else display.get(x, x) for x in known}
                 problems.append(Problem(plabel, wheres[0], f"phrase [{display.get(p, p)}] is not measured by any customer, "
                                         f"not a constant and not derived{_closest(display.get(p, p), cands)}"))
-        for p in sorted(measured - set(needs)):
+        needed_as = {x: display.get(x, x) for x in needs}
+        for p in sorted(measured - set(needs) - loose):
             row = meas_frame.loc[meas_frame["phrase"] == p].iloc[0]
             problems.append(Problem(mlabel, f"line {row['line']}, column variable",
-                                    f"[{row['variable']}] is measured but no equation uses it{_closest(p, list(needs))}", "warning"))
+                                    f"[{row['variable']}] is measured but no equation uses it{_closest(p, needed_as)}", "warning"))
 
     # ---- optional tables ----------------------------------------------------
     prospects = _optional_prospects(raw, cust_frame, sub_ids, problems)
     fieldwork = _optional_fieldwork(raw, cust_ids, problems)
     realized = _optional_realized(raw, cust_ids, {e.id for e in elements}, problems)
 
+    if raw.project_lines:
+        problems = [_sheet_location(p, raw) for p in problems]
     errors = [p for p in problems if p.severity == "error"]
     if errors or model is None or cust_frame is None or meas_frame is None:
         return ValidationReport(path, problems)
@@ -712,6 +791,29 @@ def _normalize_column(col: pd.Series) -> pd.Series:
     """normalize_phrase over a column, once per distinct text (600k rows, ~100 phrases)."""
     uniq = {u: normalize_phrase(u) for u in col.unique()}
     return col.map(uniq)
+
+
+_SECTION_PATH = re.compile(r"^(subsegments|constants|derived|elements)\[(\d+)\]\.?([A-Za-z_]*)(.*)$")
+
+
+def _sheet_location(p: Problem, raw: RawStudy) -> Problem:
+    """Re-locate a model problem of a workbook study from its YAML path to its sheet, row and column."""
+    if p.file != raw.project_label:
+        return p
+    book = raw.path.name
+    m = _SECTION_PATH.match(p.where)
+    if m:
+        section, idx, col, rest = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+        rows = raw.project_lines.get(section, [])
+        row = rows[idx] if idx < len(rows) else idx + 2
+        where = f"row {row}" + (f", column {col}" if col else "") + rest
+        return Problem(f"{book}[{section}]", where, p.message, p.severity)
+    key = p.where.split(" ")[0]
+    if key.startswith("charter."):
+        return Problem(f"{book}[project]", f"key {key}", p.message, p.severity)
+    if key in ("price", "price.equation"):
+        return Problem(f"{book}[project]", "key price", p.message, p.severity)
+    return Problem(f"{book}[project]", f"key {p.where}" if p.where else "", p.message, p.severity)
 
 
 def _replace_warnings(study: Study, warnings: list[Problem]) -> Study:

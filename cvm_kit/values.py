@@ -24,6 +24,7 @@ from .study import SOURCES, Study
 
 SOURCE_RANK = {s: i for i, s in enumerate(SOURCES)}  # higher = less reliable
 QUANTIFIED = ("difference", "contention")  # statuses that are summed
+NOT_COMPUTABLE = "(no finite result: division by zero?)"
 TOTAL_COLUMNS = ["differential_value", "contention_value", "price_difference", "net_value"]
 
 
@@ -133,11 +134,20 @@ def _equations(study: Study) -> Iterable[Equation]:
             yield e.equation
 
 
-def _resolve_derived(study: Study, values: dict[str, np.ndarray], ranks: dict[str, np.ndarray]) -> None:
+def _resolve_derived(study: Study, values: dict[str, np.ndarray], ranks: dict[str, np.ndarray],
+                     given: frozenset[str] = frozenset()) -> None:
+    n_rows = len(next(iter(values.values()))) if values else 0
     for d in study.derived:  # already in evaluation order
         n = normalize_phrase(d.name)
-        values[n] = _finite(d.equation.evaluate(values))
-        ranks[n] = _weakest(d.equation, ranks, len(next(iter(values.values()))) if values else 0)
+        computed = np.broadcast_to(_finite(d.equation.evaluate(values)), (n_rows,))
+        rank = _weakest(d.equation, ranks, n_rows)
+        if n in given:  # a what-if may state a derived quantity outright; derive only its blanks
+            have = ~np.isnan(values[n])
+            values[n] = np.where(have, values[n], computed)
+            ranks[n] = np.where(have, ranks[n], rank)
+        else:
+            values[n] = computed
+            ranks[n] = rank
 
 
 def _finite(a: np.ndarray) -> np.ndarray:
@@ -215,15 +225,22 @@ def what_if_environment(study: Study, inputs: pd.DataFrame, subsegment: str | It
         p = normalize_phrase(str(c))
         values[p] = pd.to_numeric(inputs[c], errors="coerce").to_numpy(float)
         ranks[p] = np.where(np.isnan(values[p]), np.nan, rank)
+    given = frozenset(values)
     for phrase, (value, crank) in _constants_map(study).items():
         if phrase not in values:
             values[phrase] = np.full(n, float(value))
             ranks[phrase] = np.full(n, float(crank))
-    for p in leaf_phrases(study):
-        if p not in values and p not in {normalize_phrase(d.name) for d in study.derived}:
-            values[p] = np.full(n, np.nan)
-            ranks[p] = np.full(n, np.nan)
-    _resolve_derived(study, values, ranks)
+        else:  # blank cells fall back to the constant, as for studied customers
+            blank = np.isnan(values[phrase])
+            values[phrase] = np.where(blank, float(value), values[phrase])
+            ranks[phrase] = np.where(blank, float(crank), ranks[phrase])
+    derived = {normalize_phrase(d.name) for d in study.derived}
+    for leaves in leaf_phrases(study).values():
+        for p in leaves:
+            if p not in values and p not in derived:
+                values[p] = np.full(n, np.nan)
+                ranks[p] = np.full(n, np.nan)
+    _resolve_derived(study, values, ranks, given & derived)
     return Environment(ids, subs, values, ranks)
 
 
@@ -318,6 +335,8 @@ def element_values(study: Study, env: Environment | None = None) -> pd.DataFrame
         e = study.element(eid)
         v, r, status = arrays[eid]
         missing = _missing_text(study, env, e.equation, leaves, display)
+        # inputs all present but no finite result: say so, never an unexplained blank
+        missing = np.where(np.isnan(v) & (missing == ""), NOT_COMPUTABLE, missing)
         cols["missing_inputs"].append(np.where(status == "parity", "", missing))
         cols["weakest_source"].append(names[np.where(np.isnan(r), len(SOURCES), np.nan_to_num(r)).astype(int)])
         cols["value"].append(v)
@@ -565,3 +584,4 @@ def require_customer(study: Study, customer_id: str) -> None:
 display_names = _display_names
 phrase_users = _phrase_users
 needed_for = _needed_for
+constants_map = _constants_map

@@ -420,7 +420,7 @@ def compare_subsegments(study: Study, values: pd.DataFrame | None = None, totals
     >>> import cvm_kit as cvm
     >>> from cvm_kit.variance import compare_subsegments
     >>> c = compare_subsegments(cvm.load_study(cvm.example_path()))
-    >>> c.loc[c["element_id"] == "net_value", "permutation"].item()
+    >>> c.loc[c["element_id"] == "rejects", "permutation"].item()  # 7 vs 7 customers: C(14, 7) splits
     'exact (3432)'
     """
     from statsmodels.stats.multitest import multipletests

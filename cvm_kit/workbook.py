@@ -82,6 +82,9 @@ def read_study_workbook(path: str | Path):
         header, rows = _sheet_rows(wb[name])
         return [(i, dict(zip(header, vals))) for i, vals in rows]
 
+    # sheet rows of each model item, so problems can name "elements sheet, row 4"
+    rows_of: dict[str, list[int]] = {sec: [i for i, _ in records(sec)] for sec in ("subsegments", "constants", "derived", "elements")}
+    rows_of["project"] = [i for i, _ in records("project")]
     project: dict[str, Any] = {}
     charter: dict[str, Any] = {}
     for i, rec in records("project"):
@@ -139,7 +142,7 @@ def read_study_workbook(path: str | Path):
         tables[fname] = df.astype({c: str for c in header})
         labels[fname] = f"{label}[{sheet}]"
     wb.close()
-    raw = RawStudy(path, project, tables, labels, files, project_label=f"{label}[project/elements]")
+    raw = RawStudy(path, project, tables, labels, files, project_label=f"{label}[project]", project_lines=rows_of)
     return raw, problems
 
 

@@ -4,7 +4,7 @@ The notebooks are the source of truth an analyst opens in JupyterLab; this
 script is how they were written and how to rewrite them after a change here,
 so that every notebook keeps the same conventions:
 
-- the first code cell is tagged ``parameters`` and holds annotated defaults,
+- the first cell is tagged ``parameters`` and holds annotated defaults,
   one comment per parameter (``papermill --help-notebook`` prints them);
 - every notebook opens with the study header and charter (``report.header``);
 - code cells are thin calls into cvm_kit; markdown cells carry the prose a
@@ -42,10 +42,22 @@ from cvm_kit import report"""
 
 
 def _notebook(stem: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """A clean notebook: the parameters cell first, then the set-up cell (header), then the intro and the rest.
+
+    ``cells`` starts with the intro (``# Title`` then prose), the parameters
+    and the set-up cell; the title goes into the notebook's metadata (the
+    HTML page title; the header cell shows it on the page).
+    """
+    (k0, intro), params, setup, *rest = cells
+    if k0 != "md" or not intro.lstrip().startswith("# ") or params[0] != "params":
+        raise ValueError(f"{stem}: expected the intro (# Title ...), then the parameters cell")
+    title, _, text = intro.strip().partition("\n")
+    cells = [params, setup, ("md", text.strip())] + rest
     nb = new_notebook()
     nb.metadata = {
         "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},
+        "title": title.lstrip("#").strip(),
     }
     out = []
     for i, (kind, src) in enumerate(cells):
@@ -372,9 +384,9 @@ for sub in s.subsegment_ids:
 sim = report.attempt(simulate, s, draws=draws, seed=seed, method=method, values=values, totals=totals)
 if sim is not None:
     report.show(plot_simulation(sim))
-    report.display_table(simulation_summary(sim, prob=premium_prob),
-                         money=[c for c in simulation_summary(sim, prob=premium_prob).columns
-                                if c.startswith(("differential_", "net_")) or c == "max_premium"],
+    outlook = simulation_summary(sim, prob=premium_prob)
+    report.display_table(outlook, money=[c for c in outlook.columns
+                                         if c.startswith(("differential_", "net_")) or c == "max_premium"],
                          currency=s.currency, percent=["p_net_positive", "premium_prob"])
     report.note(sim.attrs.get("assumption", ""))
     for text in sim.attrs.get("notes", []):
@@ -388,9 +400,9 @@ if interactive:
                                  max_factors=max_factors))
 
     report.choose("Range, subsegment",
-                  [((r, sub), f"{r}, {sub or 'all'}") for r in ("p10-p90", "sd", "minmax")
-                   for sub in [None] + s.subsegment_ids],
-                  _tornado)
+                  {f"{r}, {sub or 'all customers'}": (r, sub) for r in ("p10-p90", "sd", "minmax")
+                   for sub in [None] + s.subsegment_ids},
+                  _tornado, value=(tornado_range, None))
 """),
 ]
 
@@ -509,7 +521,7 @@ report.display_table(report.customer_facts(s, cid))
 """),
     ("code", """
 values = cvm.element_values(s)
-report.display_table(report.customer_totals(s, cid),
+report.display_table(report.customer_totals(s, cid).drop(columns=["quantity"]),
                      money=["value", "subsegment_mean", "segment_mean", "vs_subsegment"], currency=s.currency)
 """),
     ("md", """

@@ -75,9 +75,6 @@ def test_validate_broken_subprocess_no_traceback(tiny_copy):
     assert sum(ln.startswith("error:") for ln in r.stderr.splitlines()) == 3
 
 
-@pytest.mark.xfail(reason="BUG: a non-numeric measurement value makes validate() raise ValueError (pandas 3 "
-                          "str dtype), so `cvm validate` prints a traceback instead of the located problem",
-                   strict=True)
 def test_validate_non_numeric_value_subprocess_no_traceback(tiny_copy):
     m = tiny_copy / "measurements.csv"
     m.write_text(m.read_text().replace("A2,Tonnes,30", 'A2,Tonnes,"1,200"'))
@@ -277,3 +274,35 @@ def test_output_text_is_guarded(capsys, tiny_copy, tmp_path):
     df = pd.read_csv(io.StringIO(out), keep_default_na=False)
     assert "'=B2" in set(df["customer_id"])
     assert not df["customer_id"].str.startswith("=").any()
+
+
+def test_values_explains_every_empty_value(capsys, tiny_copy):
+    p = tiny_copy / "project.yaml"
+    p.write_text(p.read_text().replace('"[Scrap tonnes avoided] * 200"',
+                                       '"[Scrap tonnes avoided] * 200 / ([Price, offering] - [Price, alternative])"'))
+    m = tiny_copy / "measurements.csv"
+    m.write_text(m.read_text().replace('A2,"Price, offering",11', 'A2,"Price, offering",10'))  # equal prices
+    rc, out, err = run(capsys, "values", tiny_copy)
+    assert rc == 0
+    df = pd.read_csv(io.StringIO(out), keep_default_na=False)
+    a2 = df[(df["customer_id"] == "A2") & (df["element_id"] == "scrap")].iloc[0]
+    assert a2["value"] == ""  # never a silent 0 or inf
+    assert any(ln.startswith("A2:") and "scrap" in ln for ln in err.splitlines()), err
+
+
+def test_validate_default_study_is_the_example(capsys, example_path):
+    rc, out, err = run(capsys, "validate")
+    assert rc == 0, err
+    assert out.startswith("Study: ") and "Customers: " in out
+
+
+@pytest.mark.xfail(reason="BUG: several missing phrases are printed inside one pair of brackets "
+                          "('missing [kWh, offering; Energy price]'): ambiguous, as phrases contain commas",
+                   strict=True)
+def test_values_stderr_brackets_each_missing_phrase(capsys, tiny_copy):
+    m = tiny_copy / "measurements.csv"
+    m.write_text(m.read_text().replace("B3,Energy price,0.2,data,,\n", ""))
+    rc, _, err = run(capsys, "values", tiny_copy)
+    assert rc == 0
+    line = next(ln for ln in err.splitlines() if ln.startswith("B3:") and "energy" in ln)
+    assert "[kWh, offering]" in line and "[Energy price]" in line

@@ -301,9 +301,6 @@ def test_evaluate_columns_any_case_constants_fill_and_subsegment_parity(tiny):
     assert out["energy"].isna().all() and out["net_value"].isna().all()
 
 
-@pytest.mark.xfail(reason="BUG: values.what_if_environment fills a constant only when its column is absent; a "
-                          "column present with empty cells (e.g. [Margin per hour] measured by one customer) "
-                          "leaves NaN instead of falling back to the constant, unlike environment()", strict=True)
 def test_evaluate_blank_cells_fall_back_to_constants(tiny):
     t = measurement_table(tiny)
     inputs = t.pivot(index="customer_id", columns="variable", values="value").reindex(IDS)
@@ -313,8 +310,6 @@ def test_evaluate_blank_cells_fall_back_to_constants(tiny):
     np.testing.assert_allclose(out.loc[IDS, "net_value"].to_numpy(float), NET, equal_nan=True)
 
 
-@pytest.mark.xfail(reason="BUG: a what-if column naming a derived quantity ([Hours saved]) is silently "
-                          "overwritten by re-deriving it from its (absent) inputs, giving NaN", strict=True)
 def test_evaluate_accepts_a_derived_quantity_as_input(tiny):
     out = evaluate(tiny, pd.DataFrame({"Hours saved": [5.0]}), subsegment="big")
     assert out["downtime"].tolist() == [500.0]

@@ -161,9 +161,6 @@ def test_bad_source_names_sheet_and_row(book):
     assert "'guess'" in p.message
 
 
-@pytest.mark.xfail(reason="BUG: a non-numeric value in the measurements sheet makes validate() raise ValueError "
-                          "(the workbook table is cast with astype(str): pandas 3 str dtype)",
-                   raises=ValueError, strict=True)
 def test_bad_value_names_sheet_and_row(book):
     rows = []
     _edit_book(book, lambda wb: rows.append(_set_cell(wb, "measurements", "value", "1,200",
@@ -187,9 +184,6 @@ def test_unknown_subsegment_in_customers_sheet(book):
     assert "'smal'" in p.message
 
 
-@pytest.mark.xfail(reason="BUG: model problems in a workbook are located as YAML paths "
-                          "('s.xlsx[project/elements]: elements[2].status') instead of the sheet and row "
-                          "('s.xlsx[elements]: row 4, column status')", strict=True)
 def test_bad_status_in_elements_sheet_names_sheet_and_row(book):
     def breakit(wb):
         ws = wb["elements"]

@@ -35,8 +35,7 @@ def plot_coverage(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
     data = df.drop(columns=["subsegment"], errors="ignore")
     n_rows, n_cols = data.shape
     ax = new_axes(ax, figsize=(max(6.0, 0.35 * n_cols + 3), max(2.5, 0.28 * n_rows + 1.5)))
-    cmap = ListedColormap(["#c0392b", "#1f4e79"])
-    cmap.set_bad("white")
+    cmap = ListedColormap(["#c0392b", "#1f4e79"]).with_extremes(bad="white")
     mat = np.ma.masked_invalid(data.to_numpy(float)) if n_rows and n_cols else np.zeros((1, 1))
     ax.imshow(mat, cmap=cmap, vmin=0, vmax=1, aspect="auto", interpolation="nearest", **kw)
     ax.set_xticks(range(n_cols))

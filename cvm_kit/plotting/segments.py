@@ -26,10 +26,10 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
     Returns
     -------
     Axes
-        One bar per characteristic in ``rank`` order from the top
-        (``ax.patches[0]`` is rank 1); bar width = ``metric`` (0 for a fit
-        that could not be made, labelled ``n/a``); the F-test p-value is
-        written beside each bar.
+        One bar per characteristic, ranked by ``metric`` from the top
+        (``ax.patches[0]`` is the largest); bar width = ``metric`` (0 for a
+        fit that could not be made, labelled ``n/a``; a negative adjusted R²
+        is drawn as 0); the F-test p-value is written beside each bar.
 
     Examples
     --------
@@ -39,7 +39,7 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
     >>> from cvm_kit.segments import drivers
     >>> from cvm_kit.plotting.segments import plot_drivers
     >>> ax = plot_drivers(drivers(cvm.load_study(cvm.example_path())), element_id="rejects")
-    >>> ax.get_yticklabels()[-1].get_text()
+    >>> ax.get_yticklabels()[0].get_text()  # the top bar
     'humidity_pct'
     """
     ids = list(dict.fromkeys(df["element_id"]))
@@ -47,7 +47,7 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
         element_id = "net_value" if "net_value" in ids else (ids[0] if ids else None)
     if element_id not in ids:
         raise CvmError(f"no element {element_id!r} in the drivers table; known: {', '.join(map(str, ids))}")
-    d = df[df["element_id"] == element_id].sort_values("rank", na_position="last", kind="stable")
+    d = df[df["element_id"] == element_id].sort_values(metric, ascending=False, na_position="last", kind="stable")
     ax = new_axes(ax, figsize=(7.0, max(2.5, 0.45 * len(d) + 1.2)))
     n = len(d)
     y = np.arange(n)[::-1]

@@ -31,7 +31,7 @@ def _long(df: pd.DataFrame, element_id: str | None) -> tuple[pd.DataFrame, str]:
 
 
 def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = None, ax=None,
-                           confidence: float = 0.95, seed: int = 0, **kw):
+                           order: list[str] | None = None, confidence: float = 0.95, seed: int = 0, **kw):
     """Each customer's value of one element by subsegment, with box, mean and 95% interval.
 
     Parameters
@@ -43,6 +43,9 @@ def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = 
     element_id : str, optional
         The element to draw (default: the first in the table).
     ax : Axes, optional
+    order : list of str, optional
+        Subsegments left to right (default: as they first appear), e.g.
+        ``study.subsegment_ids``.
     confidence : float
         Level of the t interval around each mean.
     seed : int
@@ -53,8 +56,7 @@ def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = 
     Returns
     -------
     Axes
-        One box per subsegment at x = 0, 1, ... (subsegments in table
-        order), the customers as points (``ax.collections``), and per
+        One box per subsegment at x = 0, 1, ... (in ``order``), the customers as points (``ax.collections``), and per
         subsegment an errorbar (``ax.containers``) at the mean with the t
         interval (none for a single customer). Missing values are left out
         and counted in the tick labels (``n=``).
@@ -73,7 +75,7 @@ def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = 
 
     data, element_id = _long(values_df, element_id)
     ax = new_axes(ax)
-    subs = list(dict.fromkeys(data["subsegment"]))
+    subs = list(order) if order is not None else list(dict.fromkeys(data["subsegment"]))
     rng = np.random.default_rng(seed)
     groups = [data.loc[data["subsegment"] == s, "value"].to_numpy(float) for s in subs]
     clean = [g[~np.isnan(g)] for g in groups]

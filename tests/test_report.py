@@ -1,0 +1,277 @@
+"""The report helpers the notebooks call (cvm_kit.report, cvm_kit.plotting.report), on the tiny study."""
+
+from __future__ import annotations
+
+import csv
+import math
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+import cvm_kit as cvm  # noqa: E402
+from cvm_kit import report  # noqa: E402
+from cvm_kit.errors import AnalysisError, CvmError, StudyError  # noqa: E402
+from cvm_kit.plotting import report as plots  # noqa: E402
+
+TINY = Path(__file__).parent / "data" / "tiny"
+# element values of the tiny study, worked out by hand (see the brief / tests/data/tiny)
+VALUES = {
+    "downtime": {"A1": 600, "A2": 300, "A3": 1080, "B1": 100, "B2": 300, "B3": 200},
+    "energy": {"A1": 40, "A2": 30, "A3": 50, "B1": 10, "B2": 20, "B3": math.nan},
+    "service": {"A1": 150, "A2": 0, "A3": 100, "B1": 50, "B2": 0, "B3": 200},
+    "safety": dict.fromkeys(["A1", "A2", "A3", "B1", "B2", "B3"], 0),
+    "scrap": {"A1": 400, "A2": 200, "A3": 600, "B1": 0, "B2": 0, "B3": 0},
+}
+NET = {"A1": 1090, "A2": 500, "A3": 1630, "B1": 150, "B2": 315, "B3": math.nan}
+BIG, SMALL = ["A1", "A2", "A3"], ["B1", "B2", "B3"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return cvm.load_study(TINY)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _nanmean(xs):
+    xs = [x for x in xs if not math.isnan(x)]
+    return sum(xs) / len(xs)
+
+
+# -- customer report -------------------------------------------------------
+
+
+@pytest.mark.parametrize("cid", ["A1", "B3"])
+def test_customer_values_against_subsegment_and_segment(tiny, cid):
+    t = report.customer_values(tiny, cid).set_index("element_id")
+    peers = BIG if cid in BIG else SMALL
+    for eid, by in VALUES.items():
+        want, sub, seg = by[cid], _nanmean([by[c] for c in peers]), _nanmean(list(by.values()))
+        got = t.loc[eid]
+        if math.isnan(want):
+            assert math.isnan(got["value"])
+        else:
+            assert got["value"] == pytest.approx(want)
+            assert got["vs_subsegment"] == pytest.approx(want - sub)
+        assert got["subsegment_mean"] == pytest.approx(sub)
+        assert got["segment_mean"] == pytest.approx(seg)
+    # the placeholder is listed, never valued; scrap is a parity point for small customers
+    assert t.loc["brand", "status"] == "placeholder" and math.isnan(t.loc["brand", "value"])
+    assert t.loc["scrap", "status"] == ("difference" if cid in BIG else "parity")
+    if cid == "B3":
+        assert t.loc["energy", "missing_inputs"] == "kWh, offering"
+
+
+def test_customer_totals_net_value(tiny):
+    t = report.customer_totals(tiny, "A1").set_index("quantity")
+    assert t.loc["net_value", "value"] == pytest.approx(1090)
+    assert t.loc["net_value", "subsegment_mean"] == pytest.approx(_nanmean([NET[c] for c in BIG]))
+    assert t.loc["net_value", "segment_mean"] == pytest.approx(_nanmean(list(NET.values())))
+    assert t.loc["differential_value", "value"] == pytest.approx(600 + 40 + 150 + 0 + 400)
+    assert t.loc["price_difference", "value"] == pytest.approx(100)
+    assert t.loc["contention_value", "value"] == pytest.approx(150)
+
+
+def test_customer_missing_names_input_and_contact(tiny):
+    m = report.customer_missing(tiny, "B3")
+    assert m[["phrase", "needed_by", "with"]].values.tolist() == [["kWh, offering", "energy", "Buyer B3"]]
+    assert report.customer_missing(tiny, "A1").empty
+
+
+def test_customer_assumptions_only_the_customers_own(tiny):
+    b3 = report.customer_assumptions(tiny, "B3")
+    a1 = report.customer_assumptions(tiny, "A1")
+    assert "B3: Service calls avoided" in set(b3["subject"])
+    assert not any(s.startswith("B3:") for s in a1["subject"])
+    assert any("Point of parity for small" in a for a in b3["assumption"])
+    assert not any("Point of parity for small" in a for a in a1["assumption"])
+    assert "Lost hours are not recovered." in set(a1["assumption"])
+
+
+def test_customer_facts_and_unknown_customer(tiny):
+    f = report.customer_facts(tiny, "B3").set_index("field")["value"]
+    assert f["Subsegment"] == "small" and f["Next-best-alternative"] == "Do nothing"
+    assert f["region"] == "south" and f["size"] == "10"
+    with pytest.raises(CvmError, match="'ZZ' is not in"):
+        report.customer_values(tiny, "ZZ")
+    assert report.pick_customer(tiny, "") == "A1"
+    assert report.pick_customer(tiny, " B2 ") == "B2"
+
+
+# -- data gathering --------------------------------------------------------
+
+
+def test_coverage_summary_and_matrix(tiny):
+    by_c = report.coverage_summary(tiny).set_index("customer_id")
+    # big needs 10 inputs (scrap too), small 9 (scrap is parity there); B3 lacks [kWh, offering]
+    assert by_c["needed"].to_dict() == {"A1": 10, "A2": 10, "A3": 10, "B1": 9, "B2": 9, "B3": 9}
+    assert by_c.loc["B3", "missing"] == 1 and by_c["missing"].sum() == 1
+    assert by_c.loc["B3", "share_on_file"] == pytest.approx(8 / 9)
+    by_p = report.coverage_summary(tiny, by="phrase").set_index("phrase")
+    assert by_p.loc["Scrap tonnes avoided", "needed"] == 3
+    assert by_p.loc["kWh, offering", "on_file"] == 5
+    m = report.coverage_matrix(tiny)
+    assert list(m.index) == BIG + SMALL and m.columns[0] == "subsegment"
+    assert m.loc["B3", "kWh, offering"] == 0.0 and m.loc["A1", "kWh, offering"] == 1.0
+    assert math.isnan(m.loc["B1", "Scrap tonnes avoided"])
+    with pytest.raises(CvmError):
+        report.coverage_summary(tiny, by="nonsense")
+
+
+def test_source_mix_counts_rows(tiny):
+    sub = {r["customer_id"]: r["subsegment"] for r in csv.DictReader(open(TINY / "customers.csv"))}
+    counts = Counter()
+    for r in csv.DictReader(open(TINY / "measurements.csv")):
+        counts[(sub[r["customer_id"]], r["source"], r["reliability"] or "unrated")] += 1
+    mix = report.source_mix(tiny)
+    got = {(r.subsegment, r.source, r.reliability): r.rows for r in mix.itertuples()}
+    assert got == dict(counts)
+    totals = Counter()
+    for (s, _, _), n in counts.items():
+        totals[s] += n
+    for r in mix.itertuples():
+        assert r.share == pytest.approx(r.rows / totals[r.subsegment])
+    # data comes before estimate/perception/assumption within a subsegment
+    order = [s for s in mix.loc[mix["subsegment"] == "small", "source"]]
+    assert order == sorted(order, key=["data", "estimate", "perception", "assumption"].index)
+
+
+def test_validated_study_shows_problems_then_raises(tmp_path, capsys):
+    bad = tmp_path / "bad"
+    shutil.copytree(TINY, bad)
+    doc = yaml.safe_load((bad / "project.yaml").read_text())
+    doc["elements"][0]["equation"] = "[Hours saved] ** 2"
+    (bad / "project.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(StudyError):
+        report.validated_study(str(bad))
+    assert "project.yaml" in capsys.readouterr().out  # the problems table was shown first
+    s, check = report.validated_study(str(TINY))
+    assert s.label == "tiny" and check.ok
+
+
+# -- formatting ------------------------------------------------------------
+
+
+def test_money():
+    assert report.money(1090.0, "EUR") == "1,090 EUR"
+    assert report.money(1234567.4) == "1,234,567"
+    assert report.money(-12.5) == "-12.5"
+    assert report.money(0.125) == "0.12" or report.money(0.125) == "0.13"
+    assert report.money(float("nan")) == "missing"
+    assert report.money(-0.001) == "0"
+
+
+def test_table_html_escapes_and_formats():
+    df = pd.DataFrame({"who": ["<script>alert(1)</script>", "B"], "net": [1090.0, np.nan],
+                       "share": [0.5, 1.0], "flag": [True, False]})
+    t = report.table_html(df, money=["net"], currency="EUR", percent=["share"], caption="<b>cap</b>")
+    assert "<script>" not in t and "&lt;script&gt;" in t
+    assert "<th>net (EUR)</th>" in t and "<td class='num'>1,090</td>" in t and ">missing<" in t
+    assert "<th>share (%)</th>" in t and "<td class='num'>50</td>" in t and "<td class='num'>100</td>" in t
+    assert "<td>yes</td>" in t and "&lt;b&gt;cap&lt;/b&gt;" in t
+    long = report.table_html(pd.DataFrame({"x": range(12)}), max_rows=5)
+    assert long.count("<tr>") == 6 and "7 more rows not shown" in long
+
+
+def test_header_html_escapes_study_text(tmp_path, tiny):
+    evil = tmp_path / "evil"
+    shutil.copytree(TINY, evil)
+    doc = yaml.safe_load((evil / "project.yaml").read_text())
+    doc["name"] = "<img src=x onerror=alert(1)>"
+    doc["charter"]["sponsor"] = "<script>x()</script>"
+    (evil / "project.yaml").write_text(yaml.safe_dump(doc))
+    h = report.header_html(cvm.load_study(evil), "Title <i>", today="2026-06-01")
+    assert "<img src=x" not in h and "<script>x()" not in h and "&lt;script&gt;" in h
+    h = report.header_html(tiny, "T", today="2026-06-01")
+    assert tiny.content_hash in h and "Study charter" in h
+    assert "<dd>394</dd>" in h  # days left from 2026-06-01 to 2027-06-30
+
+
+def test_display_table_has_text_fallback(capsys):
+    report.display_table(pd.DataFrame({"customer_id": ["A1"], "net_value": [1090.0]}), money=["net_value"])
+    out = capsys.readouterr().out
+    assert "A1" in out and "1,090" in out
+
+
+def test_attempt_turns_analysis_errors_into_a_note(capsys):
+    def too_few():
+        raise AnalysisError("only one customer")
+
+    assert report.attempt(too_few) is None
+    assert "only one customer" in capsys.readouterr().out
+
+    def bad_input():
+        raise CvmError("bad")
+
+    with pytest.raises(CvmError):
+        report.attempt(bad_input)
+
+
+def test_choose_renders_each_choice():
+    pytest.importorskip("ipywidgets")
+    seen = []
+    box = report.choose("Element", {"Downtime": "downtime", "Energy": "energy"}, seen.append, value="energy")
+    dd = box.children[0]
+    assert seen == ["energy"]
+    dd.value = "downtime"
+    assert seen == ["energy", "downtime"]
+    with pytest.raises(CvmError):
+        report.choose("Nothing", [], seen.append)
+
+
+# -- plots -----------------------------------------------------------------
+
+
+def test_plot_customer_values_bars_and_means(tiny):
+    t = report.customer_values(tiny, "B3")
+    ax = plots.plot_customer_values(t, currency="EUR")
+    shown = t[t["status"] != "placeholder"]
+    widths = [p.get_width() for p in ax.patches]
+    assert widths == pytest.approx(np.nan_to_num(shown["value"].to_numpy(float)).tolist())
+    labels = [x.get_text() for x in ax.get_yticklabels()]
+    assert labels == shown["element_id"].tolist()
+    sub_line, seg_line = ax.lines[0], ax.lines[1]
+    assert np.allclose(sub_line.get_xdata(), shown["subsegment_mean"], equal_nan=True)
+    assert np.allclose(seg_line.get_xdata(), shown["segment_mean"], equal_nan=True)
+    assert any(a.get_text() == "missing" for a in ax.texts)  # energy lacks an input for B3
+
+
+def test_plot_coverage_and_source_mix(tiny):
+    m = report.coverage_matrix(tiny)
+    ax = plots.plot_coverage(m)
+    data = ax.images[0].get_array()
+    assert data.shape == (6, m.shape[1] - 1)
+    assert int((data == 0).sum()) == 1 and int(data.mask.sum()) == 3  # B1..B3 need no scrap input
+    mix = report.source_mix(tiny)
+    ax = plots.plot_source_mix(mix)
+    per_bar = Counter()
+    for p in ax.patches:
+        per_bar[round(p.get_y(), 3)] += p.get_width()
+    assert all(v == pytest.approx(100) for v in per_bar.values()) and len(per_bar) == 2
+
+
+def test_plot_estimates_and_net_values(tiny):
+    s = cvm.summarize(tiny)
+    ax = plots.plot_estimates(s)
+    assert len(ax.containers) == 3  # big, small, all
+    t = cvm.totals(tiny)
+    ax = plots.plot_net_values(t)
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == sorted([v for v in NET.values() if not math.isnan(v)], reverse=True)
+    assert "1 missing" in ax.get_title()
+    with pytest.raises(CvmError):
+        plots.plot_net_values(t.drop(columns=["net_value"]))

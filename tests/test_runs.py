@@ -1,0 +1,366 @@
+"""The notebook series and the papermill runs (cvm_kit.runs, cvm report, cvm batch).
+
+Slow tests execute real notebooks in fresh kernels on a copy of the tiny
+study; each runs one scenario end to end so ``pytest -n 2`` spreads them over
+both workers without repeating a run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+import cvm_kit as cvm
+from cvm_kit import runs
+from cvm_kit.cli import main
+from cvm_kit.errors import CvmError
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = Path(__file__).parent / "data" / "tiny"
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+@pytest.fixture
+def study(tmp_path):
+    dest = tmp_path / "tiny"
+    shutil.copytree(TINY, dest)
+    return dest
+
+
+def _images(nb) -> int:
+    return sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+def _outputs_text(nb) -> str:
+    parts = []
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            parts.append(str(o.get("data", {}).get("text/html", "")))
+            parts.append(str(o.get("data", {}).get("text/plain", "")))
+            parts.append(str(o.get("text", "")))
+    return "\n".join(parts)
+
+
+def _body(html_text: str) -> str:
+    return html_text[html_text.index("<body"):]
+
+
+def _assert_management_html(path: Path) -> str:
+    """No code, no prompts, no script fetched from anywhere, figures embedded."""
+    text = path.read_text(encoding="utf-8")
+    body = _body(text)
+    for marker in ("jp-InputPrompt", "jp-OutputPrompt", "jp-CodeMirrorEditor", "cm-editor", "highlight-ipynb",
+                   "import cvm_kit"):
+        assert marker not in body, (path.name, marker)
+    assert not re.search(r"<script[^>]*\bsrc=", text), path.name
+    assert not re.search(r"<link[^>]*https?://", text), path.name
+    return text
+
+
+# -- the templates ---------------------------------------------------------
+
+
+def test_series_is_complete_and_stored_clean():
+    stems = [p.stem for p in NOTEBOOKS]
+    assert stems == list(runs.SERIES) + [runs.CUSTOMER_NOTEBOOK]
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        first = nb.cells[0]
+        assert first.cell_type == "code" and first.metadata.get("tags") == ["parameters"], path.name
+        for c in nb.cells:
+            if c.cell_type == "code":
+                assert c.outputs == [] and c.execution_count is None, path.name
+        assert nb.metadata.get("title")
+        assert "widgets" not in nb.metadata
+    # the generator and the stored notebooks agree
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    assert builder.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_is_documented(path):
+    params = runs.notebook_parameters(path)
+    assert {"study", "interactive", "today"} <= set(params)
+    for name, p in params.items():
+        assert p["help"], f"{path.name}: parameter {name} has no comment"
+        assert p["type"] != "None", f"{path.name}: parameter {name} has no annotation"
+    assert params["study"]["default"] == '""' and params["interactive"]["default"] == "True"
+    # widgets only behind `interactive`
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        if "choose(" in c.source or "value_calculator(" in c.source:
+            assert c.source.lstrip().startswith("if interactive"), path.name
+
+
+@pytest.mark.slow
+def test_papermill_help_notebook_lists_parameters():
+    out = subprocess.run([str(Path(sys.executable).with_name("papermill")), "--help-notebook",
+                          str(runs.template_path(runs.CUSTOMER_NOTEBOOK))], capture_output=True, text=True)
+    assert out.returncode == 0
+    for name in ("study", "customer_id", "interactive", "today"):
+        assert f"{name}: " in out.stdout
+    assert "the first customer" in out.stdout
+
+
+@pytest.mark.slow
+def test_customer_notebook_imports_stay_light(tmp_path):
+    """Notebook 6's code, run in an IPython shell: no statsmodels, seaborn or scipy gets imported."""
+    nb = nbformat.read(runs.template_path(runs.CUSTOMER_NOTEBOOK), as_version=4)
+    # the inline backend needs a kernel; Agg draws the same figures here
+    cells = [c.source.replace("%matplotlib inline", "import matplotlib\nmatplotlib.use('Agg')")
+             for c in nb.cells if c.cell_type == "code"]
+    cells.insert(1, f"study = {str(TINY)!r}\ncustomer_id = 'B3'\ninteractive = False")
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import json, sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "sh = InteractiveShell.instance()\n"
+        f"for src in {cells!r}:\n"
+        "    r = sh.run_cell(src)\n"
+        "    if not r.success: sys.exit(3)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('statsmodels', 'seaborn', 'scipy', 'sklearn'))))\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert "kWh, offering" in out.stdout  # the table of what is still missing from B3
+
+
+# -- pieces that need no kernel ------------------------------------------
+
+
+def test_export_html_is_static_and_self_contained(tmp_path):
+    nb = new_notebook(cells=[
+        new_code_cell("secret_code = 1", outputs=[new_output("display_data", data={"image/png": PNG,
+                                                                                   "text/plain": "<Figure>"})]),
+        new_markdown_cell("## Heading"),
+        new_code_cell("print('x')", outputs=[new_output("stream", name="stderr", text="DeprecationWarning: noise"),
+                                             new_output("stream", name="stdout", text="visible")]),
+        new_code_cell("w", outputs=[new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+            "text/plain": "VBox()"})]),
+    ])
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    out = runs.export_html(nb, tmp_path / "page.html", title="A <page>")
+    text = _assert_management_html(out)
+    assert "secret_code" not in text and "data:image/png;base64," + PNG[:20] in text
+    assert "visible" in text and "DeprecationWarning" not in text
+    assert "widget-view+json" not in text and "widget-state+json" not in text
+    assert "<title>A &lt;page&gt;</title>" in text
+    assert (out.stat().st_mode & 0o077) != 0  # readable by others (umask permitting), not 0600
+
+
+def test_file_stems_are_safe_and_distinct():
+    assert runs._file_stem("A1") == "A1"
+    names = {runs._file_stem(c) for c in ["a/b", "a_b", "../x", "ü", "a b"]}
+    assert len(names) == 5
+    assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", n) for n in names)
+
+
+def test_customer_keys_follow_the_customers_rows(study):
+    tpl = runs.template_path(runs.CUSTOMER_NOTEBOOK)
+    before = runs._customer_keys(cvm.load_study(study), ["A1", "B1"], tpl, {})
+    m = (study / "measurements.csv").read_text().replace("A1,Tonnes,50,data,high,", "A1,Tonnes,50,data,high,re-read")
+    (study / "measurements.csv").write_text(m)
+    after = runs._customer_keys(cvm.load_study(study), ["A1", "B1"], tpl, {})
+    assert after["A1"] != before["A1"] and after["B1"] == before["B1"]
+    # a changed value moves the means every report compares against: every key changes
+    m = m.replace("B2,Tonnes,10,", "B2,Tonnes,12,")
+    (study / "measurements.csv").write_text(m)
+    again = runs._customer_keys(cvm.load_study(study), ["A1", "B1"], tpl, {})
+    assert again["A1"] != after["A1"] and again["B1"] != after["B1"]
+    # and so do the parameters
+    assert runs._customer_keys(cvm.load_study(study), ["B1"], tpl, {"today": "2026-01-01"})["B1"] != again["B1"]
+
+
+def test_bad_parameters_are_refused_before_running(study, tmp_path):
+    with pytest.raises(CvmError, match="unknown parameter 'draws'"):
+        runs.run_batch(study, ["A1"], parameters={"draws": 5}, out_dir=tmp_path / "o", progress=False)
+    with pytest.raises(CvmError, match="set per job"):
+        runs.run_batch(study, ["A1"], parameters={"customer_id": "B1"}, out_dir=tmp_path / "o", progress=False)
+    with pytest.raises(CvmError, match="unknown notebook parameter"):
+        runs.run_report(study, tmp_path / "r", parameters={"nonsense": 1})
+    with pytest.raises(CvmError, match="does not exist"):
+        runs.run_batch(tmp_path / "nowhere", progress=False)
+
+
+def test_cli_help_lists_the_commands(capsys):
+    assert main(["batch", "--help"]) == 0
+    out = capsys.readouterr().out
+    for opt in ("--customers", "--workers", "--timeout", "--force", "--scheduler", "--out"):
+        assert opt in out
+    assert main(["report", "--help"]) == 0
+    assert "--out" in capsys.readouterr().out
+
+
+# -- executing the notebooks -------------------------------------------------
+
+
+@pytest.mark.slow
+def test_report_runs_the_series(study, tmp_path):
+    out = tmp_path / "reports" / "tiny"
+    (out / "customers").mkdir(parents=True)
+    (out / "customers" / "keep.txt").write_text("a batch's output is left alone")
+    index = runs.run_report(study, out, parameters={"today": "2026-06-01", "draws": 2000}, workers=2, timeout=300)
+    assert index == out.resolve() / "index.html"
+    s = cvm.load_study(study)
+    idx = index.read_text(encoding="utf-8")
+    assert s.content_hash in idx and cvm.__version__ in idx
+    assert "<code>&#x27;2026-06-01&#x27;</code>" in idx and "<code>2000</code>" in idx
+    assert "Study charter: Tiny test study" in idx and "Is X worth a premium?" in idx
+    assert "customers/index.html" in idx or "cvm batch" in idx
+    assert (out / "customers" / "keep.txt").exists()
+    assert not list(out.parent.glob(".tiny.*")) and not (out.parent / "tiny.failed").exists()
+    pages = {}
+    for stem in runs.SERIES:
+        nb = nbformat.read(out / f"{stem}.ipynb", as_version=4)
+        assert _images(nb) > 0, stem
+        p = nb.metadata.papermill.parameters
+        assert p["study"] == str(study.resolve()) and p["interactive"] is False and p["today"] == "2026-06-01"
+        assert nb.metadata.cvm_kit["study_content_hash"] == s.content_hash
+        assert nb.metadata.cvm_kit["status"] == "ok"
+        html_text = _assert_management_html(out / f"{stem}.html")
+        imgs = re.findall(r'<img[^>]*src="data:image/png;base64,', _body(html_text))
+        assert len(imgs) == _images(nb), stem
+        assert f"href='{stem}.html'" in idx
+        pages[stem] = _outputs_text(nb)
+        assert "Days left" in pages[stem] and "394" in pages[stem]  # the charter opens every notebook
+    # each notebook shows the tiny study's own figures
+    assert "kWh, offering" in pages["01_data_gathering"] and "Buyer B3" in pages["01_data_gathering"]
+    est = pages["02_estimates"]
+    for net in ("1,090", "1,630", "315"):
+        assert net in est
+    assert "Lost hours are not recovered." in est and "placeholder" in est
+    assert "finding" in pages["03_subsegment_variance"] and "Welch" in pages["03_subsegment_variance"]
+    assert "swing" in pages["04_sensitivity"] and "p_net_positive" in pages["04_sensitivity"]
+    assert "A3" in pages["05_drivers_and_prospects"] and "P1" in pages["05_drivers_and_prospects"]
+
+
+@pytest.mark.slow
+def test_batch_isolates_failures_and_skips_unchanged(study, tmp_path, capsys):
+    out = tmp_path / "customers"
+    r = runs.run_batch(study, ["A1", "B3", "ZZ"], out_dir=out, workers=2, timeout=300, progress=False,
+                       parameters={"today": "2026-06-01"})
+    status = {x.name: x.status for x in r.runs}
+    assert status == {"A1": "ok", "B3": "ok", "ZZ": "failed"}
+    assert [x.name for x in r.failed] == ["ZZ"] and not r.ok
+    # the customer's numbers are in its report
+    a1 = nbformat.read(out / "A1.ipynb", as_version=4)
+    text = _outputs_text(a1)
+    assert "1,090" in text and "1,073" in text and "737" in text  # net value, big mean, segment mean
+    assert a1.metadata.papermill.parameters["customer_id"] == "A1" and _images(a1) >= 1
+    b3 = _outputs_text(nbformat.read(out / "B3.ipynb", as_version=4))
+    assert "kWh, offering" in b3 and "Buyer B3" in b3 and "B3: Service calls avoided" in b3
+    _assert_management_html(out / "A1.html")
+    # the failed notebook is kept with papermill's error cell; no page for it
+    zz = nbformat.read(out / "ZZ.ipynb", as_version=4)
+    assert "papermill-error-cell-tag" in zz.cells[0].metadata.get("tags", [])
+    assert any(o.get("ename") == "CvmError" for c in zz.cells if c.cell_type == "code" for o in c.outputs)
+    assert not (out / "ZZ.html").exists()
+    summary = r.summary()
+    assert "1 failed" in summary and "FAILED ZZ" in summary and str(out.resolve() / "ZZ.ipynb") in summary
+    assert "'ZZ' is not in" in summary
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["customers"]["A1"]["status"] == "ok" and manifest["customers"]["ZZ"]["status"] == "failed"
+    index = (out / "index.html").read_text()
+    assert "href='A1.html'" in index and "failed" in index
+
+    # unchanged inputs and template: skipped, no kernel started
+    t0 = time.perf_counter()
+    again = runs.run_batch(study, ["A1", "B3"], out_dir=out, progress=False, parameters={"today": "2026-06-01"})
+    assert [x.status for x in again.runs] == ["skipped", "skipped"] and again.ok
+    assert time.perf_counter() - t0 < 30
+
+    # a change to B3's rows re-runs B3 only; --force re-runs the rest (through the CLI)
+    m = study / "measurements.csv"
+    m.write_text(m.read_text().replace("assumption,,team guess", "assumption,,team guess revised"))
+    rc = main(["batch", str(study), "--customers", "A1", "--customers", "B3", "--out", str(out),
+               "--no-progress", "-p", "today", "2026-06-01"])
+    stdout = capsys.readouterr().out
+    assert rc == 0 and "1 executed, 1 skipped" in stdout
+    assert "team guess revised" in (out / "B3.html").read_text()
+    rc = main(["batch", str(study), "--customers", "A1", "--out", str(out), "--no-progress", "--force",
+               "-p", "today", "2026-06-01"])
+    assert rc == 0 and "1 executed, 0 skipped" in capsys.readouterr().out
+
+    # the CLI: a failure gives a summary naming it and a non-zero exit
+    rc = main(["batch", str(study), "--customers", "ZZ", "--out", str(out), "--no-progress", "--timeout", "120"])
+    stdout = capsys.readouterr().out
+    assert rc == 1 and "FAILED ZZ" in stdout and "ZZ.ipynb" in stdout
+
+
+@pytest.mark.slow
+def test_a_notebook_over_its_time_limit_is_stopped(study, tmp_path):
+    tpl = tmp_path / "slow.ipynb"
+    nb = new_notebook(cells=[
+        new_code_cell('study: str = ""  # study\ncustomer_id: str = ""  # who\ninteractive: bool = True  # widgets',
+                      metadata={"tags": ["parameters"]}),
+        new_code_cell("print('started')"),
+        new_code_cell("import time\nwhile True:\n    time.sleep(0.1)"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tpl)
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    r = runs.run_batch(study, ["A1", "B1"], out_dir=out, template=tpl, timeout=4, workers=2, progress=False)
+    elapsed = time.perf_counter() - t0
+    assert [x.status for x in r.runs] == ["timeout", "timeout"]
+    assert elapsed < 90  # stopped, not hung (kernel start-up included)
+    kept = nbformat.read(out / "A1.ipynb", as_version=4)
+    assert "did not finish" in kept.cells[0].source and "time limit of 4 s" in kept.cells[0].source
+    assert "started" in _outputs_text(kept)  # what ran before the limit is kept
+    assert kept.metadata.cvm_kit["status"] == "timeout"
+    assert not (out / "A1.html").exists()
+    assert "FAILED A1 (timeout)" in r.summary()
+
+
+@pytest.mark.slow
+def test_a_corrupted_study_fails_clearly(study, tmp_path, capsys):
+    doc = yaml.safe_load((study / "project.yaml").read_text())
+    doc["elements"][1]["equation"] = "[kWh, alternative] -"
+    (study / "project.yaml").write_text(yaml.safe_dump(doc))
+    out = tmp_path / "reports" / "tiny"
+    out.mkdir(parents=True)
+    (out / "index.html").write_text("previous report")
+    rc = main(["report", str(study), "--out", str(out), "--timeout", "120"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "5 of 5 notebook(s) failed" in err and "StudyError" in err and "01_data_gathering.ipynb" in err
+    assert (out / "index.html").read_text() == "previous report"  # whole or not at all
+    failed = out.parent / "tiny.failed" / "01_data_gathering.ipynb"
+    nb = nbformat.read(failed, as_version=4)
+    assert "papermill-error-cell-tag" in nb.cells[0].metadata.get("tags", [])
+    shown = _outputs_text(nb)
+    assert "project.yaml" in shown and "kWh, alternative" in shown  # the problem table before the error
+    # a batch cannot list the customers of a study that does not load, but named ones fail visibly
+    with pytest.raises(CvmError, match="does not load"):
+        runs.run_batch(study, out_dir=tmp_path / "c", progress=False)
+
+
+@pytest.mark.slow
+def test_batch_on_a_dask_cluster(study, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        r = runs.run_batch(study, ["A1", "B2"], out_dir=tmp_path / "dask", scheduler=cluster.scheduler_address,
+                           timeout=300, progress=False)
+    assert [x.status for x in r.runs] == ["ok", "ok"], r.summary()
+    assert r.scheduler == cluster.scheduler_address and "on tcp://127.0.0.1" in r.summary()
+    assert "1,090" in _outputs_text(nbformat.read(tmp_path / "dask" / "A1.ipynb", as_version=4))
+    assert (tmp_path / "dask" / "B2.html").exists()

@@ -17,11 +17,7 @@ SUMMARY_COLUMNS = ["element_id", "status", "subsegment", "n", "mean", "sd", "se"
                    "min", "max", "share_from_data"]
 
 
-def t_quantile(p: float, df):
-    """Student t quantile (scipy.special.stdtrit: a far lighter import than scipy.stats)."""
-    from scipy.special import stdtrit
-
-    return stdtrit(df, p)
+from ._tdist import t_quantile  # noqa: E402  (closed form: no scipy import on this path)
 
 
 def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:

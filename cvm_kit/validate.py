@@ -229,7 +229,8 @@ def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFram
         return None
     df["line"] = _line_numbers(text, len(df))
     for c in header:
-        if df[c].dtype == object:
+        # free-text notes keep their spacing (and skipping them saves a pass over 600k rows)
+        if df[c].dtype == object and c != "note":
             df[c] = map_unique(df[c], lambda t: str(t).strip())
     return df
 

@@ -61,17 +61,15 @@ def measurement_table(study: Study) -> pd.DataFrame:
     pc, pu = pd.factorize(m["phrase"], sort=False)
     key = cc.astype(np.int64) * max(len(pu), 1) + pc
     frame = pd.DataFrame({"key": key, "value": m["value"].to_numpy(float),
-                          "rank": m["source"].map(SOURCE_RANK).to_numpy(float)})
+                          "rank": m["source"].map(SOURCE_RANK).to_numpy(float), "row": np.arange(len(key))})
     g = frame.groupby("key", sort=False)
     agg = g.agg(value=("value", "mean"), n=("value", "size"), sd=("value", "std"), min=("value", "min"),
-                max=("value", "max"), rank=("rank", "max"))
+                max=("value", "max"), rank=("rank", "max"), row=("row", "min"))
     keys = agg.index.to_numpy()
-    _, first = np.unique(key, return_index=True)
-    first_of = pd.Series(first, index=np.unique(key))
     out = pd.DataFrame({
         "customer_id": pd.Series(np.asarray(cu, dtype=object)[keys // max(len(pu), 1)], dtype=object),
         "phrase": pd.Series(np.asarray(pu, dtype=object)[keys % max(len(pu), 1)], dtype=object),
-        "variable": pd.Series(m["variable"].to_numpy(object)[first_of.reindex(keys).to_numpy()], dtype=object),
+        "variable": pd.Series(m["variable"].to_numpy(object)[agg["row"].to_numpy()], dtype=object),
         "value": agg["value"].to_numpy(), "n": agg["n"].to_numpy(), "sd": agg["sd"].to_numpy(),
         "min": agg["min"].to_numpy(), "max": agg["max"].to_numpy(),
     })

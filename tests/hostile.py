@@ -38,6 +38,7 @@ DDE = "+cmd|' /C calc'!A0"
 AT_SUM = "@SUM(1)"
 MINUS = "-2+3"
 CLASS_ATTR = "[a].__class__"
+PATH = "../../B3"  # a customer id that tries to write outside the output folder
 
 
 def py_payload(sentinel: Path) -> str:
@@ -61,13 +62,14 @@ CUSTOMER_IDS = {
     "A2": SCRIPT,
     "B1": DDE,
     "B2": MINUS,
+    "B3": PATH,
 }
 #: Tiny subsegment id -> hostile id.
 SUBSEGMENT_IDS = {"small": AT_SUM}
 #: Tiny element id -> hostile id.
 ELEMENT_IDS = {"service": '=HYPERLINK("http://evil","svc")'}
 #: Hand-worked net values of the tiny study, by hostile id (B3 lacks an input).
-NET_VALUE = {HYPERLINK: 1090.0, SCRIPT: 500.0, "A3": 1630.0, DDE: 150.0, MINUS: 315.0}
+NET_VALUE = {HYPERLINK: 1090.0, SCRIPT: 500.0, "A3": 1630.0, DDE: 150.0, MINUS: 315.0, PATH: float("nan")}
 
 
 def phrase_names(sentinel: Path) -> dict[str, str]:
@@ -300,15 +302,46 @@ def variant_bom(dest: Path) -> Path:
     return dest
 
 
-def variant_crlf(dest: Path, *, bad_value_on: str | None = None) -> Path:
-    """Every file with Windows line endings; optionally a non-number value on the line holding ``bad_value_on``."""
+def variant_crlf(dest: Path) -> Path:
+    """Every file of the tiny study with Windows line endings (CR LF)."""
     _copy(dest)
     for f in dest.iterdir():
-        text = f.read_text(encoding="utf-8")
-        if bad_value_on and f.name == "measurements.csv":
-            text = text.replace(bad_value_on, bad_value_on.replace(",50,", ",fifty,"))
-        f.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+        f.write_bytes(f.read_bytes().replace(b"\n", b"\r\n"))
     return dest
+
+
+def variant_crlf_bad_source(dest: Path) -> Broken:
+    """Windows line endings and a wrong source word on a known line: the line number must still be right."""
+    _copy(dest)
+    path = dest / "measurements.csv"
+    line = _line_of(path, "A1,Tonnes,50,data")
+    path.write_text(path.read_text(encoding="utf-8").replace("A1,Tonnes,50,data", "A1,Tonnes,50,datum"),
+                    encoding="utf-8")
+    for f in dest.iterdir():
+        f.write_bytes(f.read_bytes().replace(b"\n", b"\r\n"))
+    return Broken(dest, "measurements.csv", f"line {line}, column source", "datum")
+
+
+def variant_yaml_tag(dest: Path, sentinel: Path) -> Broken:
+    """project.yaml whose name is a PyYAML python/object tag that would run a shell command."""
+    _copy(dest)
+    path = dest / "project.yaml"
+    line = _line_of(path, "name: Tiny test study")
+    text = path.read_text(encoding="utf-8").replace(
+        "name: Tiny test study", f'name: !!python/object/apply:os.system ["touch {sentinel}"]')
+    path.write_text(text, encoding="utf-8")
+    return Broken(dest, "project.yaml", f"line {line}", "malformed YAML")
+
+
+def variant_alias_bomb(dest: Path) -> Broken:
+    """A YAML alias bomb ("billion laughs", 9**9 strings if expanded) as the charter team."""
+    _copy(dest)
+    path = dest / "project.yaml"
+    lines = ['x0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"x{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    text = path.read_text(encoding="utf-8").replace("team: [Engineer, Sales]", "team: *a8")
+    path.write_text("\n".join(lines) + "\n" + text, encoding="utf-8")
+    return Broken(dest, "project.yaml", "charter.team", "valid string")
 
 
 def big_note(size: int = 10 * 1024 * 1024) -> str:
@@ -327,3 +360,17 @@ def variant_big_note(dest: Path, size: int = 10 * 1024 * 1024) -> tuple[Path, st
     rows[1][rows[0].index("note")] = note
     _write_rows(path, rows)
     return dest, note
+
+
+#: Terminal control sequences: clear the screen, set the window title (ESC ] 0 ; ... BEL).
+TERMINAL = "\x1b[2J\x1b]0;pwned\x07"
+
+
+def variant_terminal_escape(dest: Path) -> Path:
+    """A valid study whose name and a customer id carry terminal control sequences."""
+    _copy(dest)
+    path = dest / "project.yaml"
+    p = yaml.safe_load(path.read_text(encoding="utf-8"))
+    p["name"] = f"Tiny{TERMINAL} study"
+    path.write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return dest

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import emit_csv, load, out_option, study_argument, warn
+from .cli_common import emit_csv, load, out_option, plain, study_argument, warn
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,14 +36,12 @@ def validate(study: Path | None) -> None:
 
     report = _validate(study if study is not None else example_path())
     if not report.ok:
-        for p in report.errors:
-            click.echo(str(p), err=True)
-        for p in report.warnings:
-            click.echo(str(p), err=True)
-        raise SystemExit(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {report.path}")
-    click.echo(report.summary())
+        for p in report.errors + report.warnings:
+            warn(str(p))
+        raise SystemExit(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {plain(report.path)}")
+    click.echo(plain(report.summary()))
     for p in report.warnings:
-        click.echo(str(p))
+        click.echo(plain(p))
 
 
 @cli.command()
@@ -56,7 +54,8 @@ def values(study: Path | None, output: Path | None) -> None:
     s = load(study)
     v = element_values(s)
     for row in v[v["missing_inputs"] != ""].itertuples(index=False):
-        why = row.missing_inputs if row.missing_inputs.startswith("(") else f"missing [{row.missing_inputs}]"
+        why = row.missing_inputs if row.missing_inputs.startswith("(") else \
+            "missing " + ", ".join(f"[{p}]" for p in row.missing_inputs.split("; "))
         warn(f"{row.customer_id}: {row.element_id} left empty, {why}")
     emit_csv(v[["customer_id", "subsegment", "element_id", "status", "value", "weakest_source"]], output)
 
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return 1
     except CvmError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(plain(f"error: {exc}"), err=True)
         return 1
     except SystemExit as exc:
         if isinstance(exc.code, str):

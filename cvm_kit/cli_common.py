@@ -50,6 +50,19 @@ def emit_csv(df, output: Path | None) -> None:
         click.echo(f"wrote {output} ({len(df)} rows)", err=True)
 
 
+_CONTROL = None
+
+
+def plain(text: object) -> str:
+    """Text with control characters replaced, so study text cannot drive the terminal."""
+    global _CONTROL
+    if _CONTROL is None:
+        import re
+
+        _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    return _CONTROL.sub("?", str(text))
+
+
 def warn(msg: str) -> None:
-    """A line on standard error."""
-    click.echo(msg, err=True)
+    """A line on standard error (control characters from study text neutralised)."""
+    click.echo(plain(msg), err=True)

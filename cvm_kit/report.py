@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -412,8 +413,15 @@ def show(obj: Any) -> None:
     from IPython.display import Image
 
     fig = obj.figure if hasattr(obj, "figure") and not hasattr(obj, "savefig") else obj
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a layout that cannot be tightened is still drawn
+        try:
+            fig.tight_layout()
+        except Exception:  # noqa: BLE001 - layout is cosmetic; never fail a report on it
+            pass
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight", facecolor="white")
+    # one render (bbox_inches="tight" would draw the figure twice)
+    fig.savefig(buf, format="png", dpi=100, facecolor="white")
     plt.close(fig)
     _display(Image(data=buf.getvalue(), format="png", metadata={"alt": _figure_title(fig)}))
 

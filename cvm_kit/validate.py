@@ -250,6 +250,8 @@ def _line_numbers(text: str, n: int) -> list[int] | range:
     import csv
 
     # records may span lines (quoted newlines): the csv reader knows where each starts
+    # a note may be longer than the csv module's default field limit (128 KiB)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text))
     starts: list[int] = []
     prev = 0
@@ -382,7 +384,7 @@ def _pydantic_problems(exc: ValidationError, project: dict[str, Any], label: str
         elif err["type"] == "literal_error":
             msg = f"{got!r} is not allowed; expected {msg.split('Input should be ')[-1]}"
         elif got is not None and not isinstance(got, (dict, list)):
-            msg = f"{got!r}: {msg}"
+            msg = f"{got!r}: {msg}" + (_number_hint(got) if isinstance(got, str) and err["type"] == "float_parsing" else "")
         out.append(Problem(label, where, msg))
     return out
 
@@ -532,6 +534,7 @@ def validate(path: str | Path) -> ValidationReport:
 
     # ---- model-level checks -------------------------------------------------
     sub_ids: list[str] = []
+    subs_complete = True  # False when a subsegment failed the schema: skip membership checks
     elements: list[Element] = []
     constants: list[Constant] = []
     derived_eqs: dict[str, tuple[str, Equation]] = {}  # norm name -> (display, eq)
@@ -544,7 +547,7 @@ def validate(path: str | Path) -> ValidationReport:
 
     def _parse(text: str, where: str) -> Equation | None:
         try:
-            eq = parse(text, context=f"{plabel}: {where}")
+            eq = parse(text)  # no context: Problem.file/where already locate it
         except EquationError as exc:
             problems.append(Problem(plabel, where, f"word equation does not parse: {exc.describe() if hasattr(exc, 'describe') else exc}"))
             # its phrases still count as used: no "unused measurement" noise on top of the real error
@@ -559,6 +562,9 @@ def validate(path: str | Path) -> ValidationReport:
     if model is not None:
         seen: dict[str, int] = {}
         for i, s in enumerate(model.subsegments):
+            if s.id.startswith("?"):  # a salvage stand-in: its id is unknown (already reported)
+                subs_complete = False
+                continue
             if s.id in seen:
                 problems.append(Problem(plabel, f"subsegments[{i}].id", f"subsegment id {s.id!r} is used twice (first at subsegments[{seen[s.id]}])"))
             elif s.id.lower() == ALL:
@@ -613,7 +619,7 @@ def validate(path: str | Path) -> ValidationReport:
                 problems.append(Problem(plabel, f"elements[{i}].equation (id={e.id})",
                                         f"a {e.status} element needs a value word equation (only parity and placeholder elements may omit it)"))
             for sid in e.status_by_subsegment:
-                if sid not in seen:
+                if subs_complete and sid not in seen:
                     problems.append(Problem(plabel, f"elements[{i}].status_by_subsegment.{sid} (id={e.id})",
                                             f"unknown subsegment {sid!r}; expected one of {', '.join(seen)}"))
             rng = e.perceived_range
@@ -671,7 +677,7 @@ def validate(path: str | Path) -> ValidationReport:
             if cid in first:
                 problems.append(Problem(clabel, f"line {line}, column customer_id", f"duplicate customer {cid!r} (first on line {first[cid]})"))
             first.setdefault(cid, line)
-            if model is not None and sub not in sub_ids:
+            if model is not None and subs_complete and sub not in sub_ids:
                 problems.append(Problem(clabel, f"line {line}, column subsegment", f"unknown subsegment {sub!r} for customer {cid!r}; expected one of {', '.join(sub_ids)}"))
         cust_ids = set(first)
         if not len(customers):
@@ -693,9 +699,14 @@ def validate(path: str | Path) -> ValidationReport:
         else:
             values = meas["value"].astype(float)
         bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
-        for line, text, var in zip(meas.loc[bad, "line"], meas.loc[bad, "value"], meas.loc[bad, "variable"]):
+        for line, text, var, x in zip(meas.loc[bad, "line"], meas.loc[bad, "value"], meas.loc[bad, "variable"], values[bad]):
             text = str(text)
-            what = "empty value" if not text else f"{text[:60]!r} is not a number{_number_hint(text)}"
+            if not text:
+                what = "empty value"
+            elif np.isinf(x):  # '1e999' or 'inf': the float column no longer holds the text
+                what = "not a finite number (too large, or inf)"
+            else:
+                what = f"{text[:60]!r} is not a number{_number_hint(text)}"
             problems.append(Problem(mlabel, f"line {line}, column value ([{var[:80]}])", f"{what}; expected a plain number"))
         src = map_unique(meas["source"], str.lower)
         for line, text in zip(meas.loc[~src.isin(SOURCES), "line"], meas.loc[~src.isin(SOURCES), "source"]):
@@ -746,7 +757,7 @@ def validate(path: str | Path) -> ValidationReport:
                                     f"[{row['variable']}] is measured but no equation uses it{_closest(p, needed_as)}", "warning"))
 
     # ---- optional tables ----------------------------------------------------
-    prospects = _optional_prospects(raw, cust_frame, sub_ids, problems)
+    prospects = _optional_prospects(raw, cust_frame, sub_ids if subs_complete else [], problems)
     fieldwork = _optional_fieldwork(raw, cust_ids, problems)
     realized = _optional_realized(raw, cust_ids, {e.id for e in elements}, problems)
 

@@ -146,8 +146,18 @@ def read_study_workbook(path: str | Path):
     return raw, problems
 
 
+EXCEL_CELL_LIMIT = 32_767  # characters Excel keeps in one cell; openpyxl would cut the rest
+
+
 def _write_sheet(ws, header: list[str], rows: list[list[Any]]) -> None:
+    from .errors import CvmError
+
     ws.append(header)
+    for i, r in enumerate(rows, start=2):
+        for col, v in zip(header, r):
+            if isinstance(v, str) and len(v) > EXCEL_CELL_LIMIT:
+                raise CvmError(f"sheet {ws.title}, row {i}, column {col}: text of {len(v):,} characters is longer than "
+                               f"an Excel cell holds ({EXCEL_CELL_LIMIT:,}); keep this study as a folder, or shorten it")
     for r in rows:
         ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in r])
     # study text is data, never a formula: force string cells

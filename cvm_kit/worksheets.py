@@ -666,17 +666,16 @@ def _check_writable(study: Study, plan: pd.DataFrame) -> Path:
 
 
 def _write(study: Study, plan: pd.DataFrame) -> tuple[Path, Path] | None:
-    from .io import atomic_file, guard_frame
+    from .io import atomic_file
     from .validate import validate
 
     mpath = _check_writable(study, plan)
     if not plan["action"].isin(["added", "changed"]).any():
         return None
     new = _new_measurements(study, plan, mpath)
-    text_cols = [c for c in new.columns if c != "value"]
-    safe = new.copy()
-    safe[text_cols] = guard_frame(new[text_cols])
-    data = safe.to_csv(index=False).encode("utf-8")
+    # measurements.csv is the study's own data, read back as text: written exactly, never
+    # apostrophe-guarded (guarding is for exports; it would corrupt ids and notes here)
+    data = new.to_csv(index=False).encode("utf-8")
     # check the study as it would be, in a scratch copy, before touching anything
     with tempfile.TemporaryDirectory() as scratch:
         s = Path(scratch) / Path(study.path).name

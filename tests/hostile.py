@@ -344,23 +344,28 @@ def variant_alias_bomb(dest: Path) -> Broken:
     return Broken(dest, "project.yaml", "charter.team", "valid string")
 
 
-def big_note(size: int = 10 * 1024 * 1024) -> str:
-    """A note of ``size`` characters: varied text with quotes, commas, a formula start and markup."""
-    unit = '=HYPERLINK("http://evil","x"), <script>alert(1)</script> \u00e9\u20ac "quoted", line\n'
+def big_note(size: int = 10 * 1024 * 1024, *, lines: bool = False) -> str:
+    """A note of ``size`` characters with quotes, commas, a formula start, markup and non-ASCII text.
+
+    With ``lines`` it holds line breaks too (a note pasted from a report), so
+    the CSV record spans many physical lines.
+    """
+    unit = '=HYPERLINK("http://evil","x"), <script>alert(1)</script> \u00e9\u20ac "quoted"; '
+    if lines:
+        unit += "line\n"
     text = (unit * (size // len(unit) + 1))[:size]
     return text.strip() + " end"
 
 
-def variant_big_note(dest: Path, size: int = 10 * 1024 * 1024) -> tuple[Path, str]:
+def variant_big_note(dest: Path, size: int = 10 * 1024 * 1024, *, lines: bool = False) -> tuple[Path, str]:
     """A measurement note of ``size`` characters on customer A1's first row."""
     _copy(dest)
     path = dest / "measurements.csv"
     rows = _read_rows(path)
-    note = big_note(size)
+    note = big_note(size, lines=lines)
     rows[1][rows[0].index("note")] = note
     _write_rows(path, rows)
     return dest, note
-
 
 #: Terminal control sequences: clear the screen, set the window title (ESC ] 0 ; ... BEL).
 TERMINAL = "\x1b[2J\x1b]0;pwned\x07"

@@ -296,9 +296,6 @@ def test_validate_default_study_is_the_example(capsys, example_path):
     assert out.startswith("Study: ") and "Customers: " in out
 
 
-@pytest.mark.xfail(reason="BUG: several missing phrases are printed inside one pair of brackets "
-                          "('missing [kWh, offering; Energy price]'): ambiguous, as phrases contain commas",
-                   strict=True)
 def test_values_stderr_brackets_each_missing_phrase(capsys, tiny_copy):
     m = tiny_copy / "measurements.csv"
     m.write_text(m.read_text().replace("B3,Energy price,0.2,data,,\n", ""))

@@ -26,6 +26,9 @@ system-deps:
 demo: install
 	$(CVM) validate $(STUDY)
 	$(CVM) tables $(STUDY)
+	$(CVM) report $(STUDY)
+	$(CVM) batch $(STUDY) --workers 2
+	@echo "open reports/$(notdir $(STUDY))/index.html"
 
 test: install system-deps
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
@@ -37,7 +40,7 @@ test-browser: install system-deps
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 bench: install
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --batch
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

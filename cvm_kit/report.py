@@ -46,7 +46,7 @@ from .study import Study
 __all__ = [
     "open_study", "study_path", "validated_study", "pick_customer", "header", "header_html", "money", "table_html", "display_table", "show", "note",
     "choose", "attempt", "validation_table", "coverage_matrix", "coverage_summary", "source_mix", "customer_values", "customer_totals",
-    "customer_missing", "customer_assumptions", "customer_facts", "TOTAL_LABELS",
+    "customer_missing", "customer_assumptions", "customer_facts", "placeholders", "TOTAL_LABELS",
 ]
 
 TOTAL_LABELS = {
@@ -58,15 +58,15 @@ TOTAL_LABELS = {
 
 _CSS = """<style>
 .cvm-scroll { overflow-x: auto; max-width: 100%; }
-table.cvm-table { border-collapse: collapse; margin: 0.4em 0 1em 0; font-size: 0.92em; }
-table.cvm-table th, table.cvm-table td { padding: 0.2em 0.7em; border-bottom: 1px solid #ddd; text-align: left;
-  vertical-align: top; }
-table.cvm-table th { background: #f3f5f8; }
-table.cvm-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.cvm-table caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
-.cvm-header dl, .cvm-charter dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1.2em; }
-.cvm-header dt, .cvm-charter dt { font-weight: 600; white-space: nowrap; margin: 0; }
-.cvm-header dd, .cvm-charter dd { margin: 0; }
+div.cvm-scroll > table.cvm-table { border-collapse: collapse; margin: 0.4em 0 1em 0; font-size: 0.92em; }
+div.cvm-scroll > table.cvm-table th, div.cvm-scroll > table.cvm-table td { padding: 0.2em 0.7em;
+  border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
+div.cvm-scroll > table.cvm-table th { background: #f3f5f8; }
+div.cvm-scroll > table.cvm-table td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+div.cvm-scroll > table.cvm-table caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
+section.cvm-header > dl, section.cvm-charter > dl { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1.2em; }
+section.cvm-header > dl > dt, section.cvm-charter > dl > dt { font-weight: 600; white-space: nowrap; margin: 0; }
+section.cvm-header > dl > dd, section.cvm-charter > dl > dd { margin: 0; }
 .cvm-note { color: #444; }
 </style>"""
 
@@ -773,6 +773,31 @@ def customer_assumptions(study: Study, customer_id: str) -> pd.DataFrame:
     other_parity = a["assumption"].astype(str).str.match(r"Point of parity for (.+) customers") & \
         ~a["assumption"].astype(str).str.startswith(f"Point of parity for {sub} customers")
     return a[keep & ~other_parity].reset_index(drop=True)
+
+
+def placeholders(study: Study) -> pd.DataFrame:
+    """The placeholder elements: named, with the customers' perceived worth, never summed.
+
+    Returns
+    -------
+    DataFrame
+        ``element_id, name, category, perceived_low, perceived_high, note``
+        (NaN range when none was given).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> report.placeholders(cvm.load_study(cvm.example_path()))["note"].iloc[0]
+    'listed, never summed'
+    """
+    rows = []
+    for e in study.elements:
+        if e.quantified:
+            continue
+        lo, hi = e.perceived_range if e.perceived_range else (np.nan, np.nan)
+        rows.append((e.id, e.name, e.category or "", float(lo), float(hi), "listed, never summed"))
+    return pd.DataFrame(rows, columns=["element_id", "name", "category", "perceived_low", "perceived_high", "note"])
 
 
 def customer_facts(study: Study, customer_id: str) -> pd.DataFrame:

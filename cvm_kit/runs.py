@@ -371,8 +371,24 @@ def _execute(job: Mapping[str, Any]) -> dict[str, Any]:
     """Execute one notebook job; never raises (the outcome says what went wrong).
 
     ``job``: ``name, template, notebook, html, parameters, timeout,
-    kernel_name, provenance, title``.
+    kernel_name, provenance, title``. Outside the main thread (a Dask worker
+    running tasks in threads) the job runs in a thread of its own, so its
+    event loop is its own: papermill runs one loop per thread, and a worker
+    thread may have another loop set as current.
     """
+    if threading.current_thread() is threading.main_thread():
+        return _execute_here(job)
+    box: list = []
+    t = threading.Thread(target=lambda: box.append(_execute_here(job)), name=f"cvm-{job.get('name')}", daemon=True)
+    t.start()
+    t.join()
+    if not box:  # pragma: no cover - _execute_here catches everything
+        return {"name": job["name"], "status": "failed", "notebook": str(job["notebook"]), "html": None,
+                "seconds": 0.0, "error": "the job's thread ended without a result"}
+    return box[0]
+
+
+def _execute_here(job: Mapping[str, Any]) -> dict[str, Any]:
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError

@@ -530,7 +530,17 @@ report.display_table(report.customer_totals(s, cid).drop(columns=["quantity"]),
     ("code", """
 mine = report.customer_values(s, cid, values)
 report.show(plot_customer_values(mine, currency=s.currency))
-report.display_table(mine, money=["value", "subsegment_mean", "segment_mean", "vs_subsegment"], currency=s.currency)
+report.display_table(mine[mine["status"] != "placeholder"],
+                     money=["value", "subsegment_mean", "segment_mean", "vs_subsegment"], currency=s.currency)
+"""),
+    ("md", """
+Placeholders are worth something to the customer that the study does not
+quantify; they are listed with the perceived range, never summed.
+"""),
+    ("code", """
+unvalued = report.placeholders(s)
+if len(unvalued):
+    report.display_table(unvalued, money=["perceived_low", "perceived_high"], currency=s.currency)
 """),
     ("md", """
 ## Assumptions behind these figures

@@ -275,3 +275,9 @@ def test_plot_estimates_and_net_values(tiny):
     assert "1 missing" in ax.get_title()
     with pytest.raises(CvmError):
         plots.plot_net_values(t.drop(columns=["net_value"]))
+
+
+def test_placeholders_listed_never_summed(tiny):
+    p = report.placeholders(tiny)
+    assert p[["element_id", "perceived_low", "perceived_high"]].values.tolist() == [["brand", 1000.0, 5000.0]]
+    assert p["note"].tolist() == ["listed, never summed"]

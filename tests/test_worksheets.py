@@ -222,7 +222,7 @@ def test_write_keeps_backup_and_new_csv_loads(study, filled, tiny_copy):
     assert len(m) == len(study.measurements) + 2  # two added, two replaced one for one
     b3 = m[(m["customer_id"] == "B3") & (m["phrase"] == "kwh, offering")].iloc[0]
     assert b3["value"] == 300 and b3["source"] == "data"
-    assert b3["note"] == "'=HYPERLINK(\"http://x\",\"y\")"  # guarded in the CSV
+    assert b3["note"] == "=HYPERLINK(\"http://x\",\"y\")"  # study data kept exactly (guarding is for exports)
     from cvm_kit.values import totals
 
     t = totals(new).set_index("customer_id")

@@ -12,7 +12,7 @@ chromium_executable
     Path of Debian's Chromium (``CVM_CHROMIUM`` overrides it), else skip.
 browser
     A headless Chromium launched by Playwright from that executable (one per
-    test session and xdist worker).
+    test module).
 context, page
     A fresh browser context / page per test; on failure a screenshot of every
     open page is saved under ``test-artifacts/``.
@@ -77,9 +77,13 @@ def chromium_executable() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_executable):
-    """A headless Chromium driven by Playwright (Python), launched from the system executable."""
+    """A headless Chromium driven by Playwright (Python), launched from the system executable.
+
+    Module-scoped: Playwright's sync API allows one running instance per thread, so
+    it is stopped before other test modules (with their own Playwright) run.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -98,11 +102,15 @@ def browser(chromium_executable):
 
 @pytest.fixture
 def context(browser, request):
-    """A fresh context; a screenshot of every open page goes to test-artifacts/ if the test fails."""
+    """A fresh context; if the test fails, a screenshot of every open page and the browser console go to test-artifacts/."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     ctx.set_default_timeout(30_000)
+    console: list[str] = []
+    ctx.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    ctx.on("weberror", lambda e: console.append(f"page error: {e.error}"))
     yield ctx
     if _failed(request):
+        artifact_path(request, "-console.log").write_text("\n".join(console[-500:]), encoding="utf-8")
         for i, pg in enumerate(ctx.pages):
             try:
                 pg.screenshot(path=str(artifact_path(request, f"-{i}.png")), full_page=True, timeout=10_000)

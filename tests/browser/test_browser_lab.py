@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -43,18 +46,56 @@ def _with_study(src: Path, dest: Path, study: Path) -> None:
     nbformat.write(nb, dest)
 
 
-def _lab_env(tmp_path: Path) -> dict[str, str]:
-    """Isolated Jupyter config/data/runtime folders; no news or update checks in the UI."""
+def _lab_env(tmp_path: Path, runtime: Path) -> dict[str, str]:
+    """Isolated Jupyter config and runtime folders; no news or update checks in the UI."""
     cfg = tmp_path / "jupyter-config"
     settings = cfg / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")
-    return {"JUPYTER_CONFIG_DIR": str(cfg), "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime"),
+    return {"JUPYTER_CONFIG_DIR": str(cfg), "JUPYTER_RUNTIME_DIR": str(runtime),
             "IPYTHONDIR": str(tmp_path / "ipython"), "JUPYTER_PLATFORM_DIRS": "1"}
 
 
-def test_estimates_notebook_runs_in_jupyterlab(page, serve, free_port, tmp_path):
+@pytest.fixture
+def runtime():
+    """A short-named Jupyter runtime folder, removed after the server (set up first, torn down last).
+
+    Kernels talk over Unix sockets there (``--KernelManager.transport=ipc``; socket paths
+    are limited to ~100 bytes): no TCP ports to race for with the kernels a parallel
+    test run starts at the same time.
+    """
+    path = Path(tempfile.mkdtemp(prefix="cvm-lab-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _start_session(base: str, token: str, path: str) -> None:
+    """Start the notebook's kernel session through the Jupyter server REST API."""
+    body = json.dumps({"path": path, "name": path, "type": "notebook", "kernel": {"name": "python3"}}).encode()
+    req = urllib.request.Request(f"{base}/api/sessions", data=body, method="POST",
+                                 headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        assert r.status == 201, r.status
+
+
+def _wait_kernel_idle(page, timeout_ms: float) -> None:
+    """Until the notebook's kernel is connected and idle (status bar 'Idle') for a second running."""
+    page.wait_for_function(
+        """() => new Promise(done => {
+             const idle = () => {
+               const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
+               const bar = document.querySelector('#jp-main-statusbar');
+               return ind && ind.dataset.status === 'idle' && bar && /\\|\\s*Idle/.test(bar.innerText);
+             };
+             if (!idle()) return done(false);
+             setTimeout(() => done(idle()), 1000);
+           })""", timeout=timeout_ms, polling=500)
+
+
+def test_estimates_notebook_runs_in_jupyterlab(runtime, page, serve, free_port, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     from cvm_kit.report import money
     from cvm_kit.study import load_study
     from cvm_kit.values import element_values
@@ -76,8 +117,12 @@ def test_estimates_notebook_runs_in_jupyterlab(page, serve, free_port, tmp_path)
            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
            "--ServerApp.terminals_enabled=False", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly"],
-          f"{base}/api/status?token={token}", env=_lab_env(tmp_path), cwd=root, timeout=60)
+           "--LabApp.extension_manager=readonly", "--KernelManager.transport=ipc"],
+          f"{base}/api/status?token={token}", env=_lab_env(tmp_path, runtime), cwd=root, timeout=60)
+
+    # The notebook's kernel session exists before the page opens: JupyterLab then connects to it,
+    # instead of racing to create two sessions and connecting to the one it shuts down.
+    _start_session(base, token, NOTEBOOK.name)
 
     # JupyterLab needs nothing from the internet: any request out is refused
     offline(page, ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:"))
@@ -85,11 +130,27 @@ def test_estimates_notebook_runs_in_jupyterlab(page, serve, free_port, tmp_path)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{base}/lab/tree/{NOTEBOOK.name}?token={token}", timeout=left())
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=left())
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=left())
 
-    # Run > Run All Cells (JupyterLab command runmenu:run-all)
-    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click(timeout=left())
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click(timeout=left())
+    # Run > Run All Cells (JupyterLab command runmenu:run-all), once the kernel is connected and idle.
+    # Under load JupyterLab sometimes swaps the session's kernel while opening the notebook and its
+    # kernel connection then stays "Connecting" (a Run All issued then is dropped): reload the page,
+    # which connects to the session's current kernel, and try again.
+    for attempt in range(3):
+        last = attempt == 2
+        try:
+            _wait_kernel_idle(page, left() if last else min(left(), 35_000))
+            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click(timeout=left())
+            page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click(timeout=left())
+            page.wait_for_function(
+                "() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))"
+                ".some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))", timeout=min(left(), 15_000))
+            break
+        except PlaywrightTimeout:
+            if last:
+                raise
+            print(f"kernel not ready or Run All dropped (attempt {attempt + 1}): reloading the page")
+            page.reload(timeout=left())
+            page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=left())
 
     # the interactive cell is last: once its dropdown shows, every cell above ran
     select = page.locator(".jp-OutputArea-output .widget-dropdown select").first

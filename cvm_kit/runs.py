@@ -313,17 +313,22 @@ def export_html(notebook: Any, html_path: str | Path, *, title: str | None = Non
 # executing one notebook (the job function of the process pool and of Dask)
 
 
-def _tracking_manager(box: list, log: Any):
+def _tracking_manager(box: list, log: Any, ipc_dir: str | None):
     """An AsyncKernelManager class that records its instances in ``box`` (for the time-limit guard).
 
     The kernel process's own stderr (start-up warnings, a crash) goes to
     ``log`` instead of the terminal; what the notebook's code prints to
-    stderr is captured into the notebook by ipykernel as usual.
+    stderr is captured into the notebook by ipykernel as usual. With
+    ``ipc_dir`` the kernel talks over Unix sockets in that private folder
+    instead of TCP ports, so parallel workers can never race for a port.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class _Tracked(AsyncKernelManager):
         def __init__(self, *a: Any, **kw: Any) -> None:
+            if ipc_dir is not None:
+                kw.setdefault("transport", "ipc")
+                kw.setdefault("ip", os.path.join(ipc_dir, "k"))
             super().__init__(*a, **kw)
             box.append(self)
 
@@ -407,17 +412,27 @@ def _execute_here(job: Mapping[str, Any]) -> dict[str, Any]:
     guard.daemon = True
     status, error, nb = "ok", "", None
     log = tempfile.TemporaryFile()
+    ipc_dir = tempfile.mkdtemp(prefix="cvm-k") if os.name == "posix" else None
     try:
         guard.start()
-        nb = pm.execute_notebook(
-            str(job["template"]), str(tmp), parameters=dict(job["parameters"]),
-            kernel_name=job.get("kernel_name") or None, progress_bar=False,
-            execution_timeout=int(max(1, timeout)), start_timeout=int(max(1, min(60, timeout))),
-            kernel_manager_class=_tracking_manager(box, log),
-            # every output has arrived once the last cell replied: stop the kernel at once
-            # rather than wait for its graceful exit (about half a second per notebook)
-            shutdown_kernel="immediate",
-        )
+        for attempt in (1, 2):
+            try:
+                nb = pm.execute_notebook(
+                    str(job["template"]), str(tmp), parameters=dict(job["parameters"]),
+                    kernel_name=job.get("kernel_name") or None, progress_bar=False,
+                    execution_timeout=int(max(1, timeout)), start_timeout=int(max(1, min(60, timeout))),
+                    kernel_manager_class=_tracking_manager(box, log, ipc_dir),
+                    # every output has arrived once the last cell replied: stop the kernel at once
+                    # rather than wait for its graceful exit (about half a second per notebook)
+                    shutdown_kernel="immediate",
+                )
+                break
+            except RuntimeError as exc:
+                # a kernel that died while starting ran nothing yet: start it once more
+                if attempt == 2 or fired.is_set() or "before replying to kernel_info" not in str(exc):
+                    raise
+                _kill_kernels(box, threading.Event())
+                box.clear()
     except PapermillExecutionError as exc:
         status, error = "failed", f"{exc.ename}: {exc.evalue}"
     except Exception as exc:  # noqa: BLE001 - a job reports its failure, it never takes the batch down
@@ -425,13 +440,14 @@ def _execute_here(job: Mapping[str, Any]) -> dict[str, Any]:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         error = (f"no result within the time limit of {timeout:g} s ({type(exc).__name__})" if status == "timeout"
                  else f"{type(exc).__name__}: {msg}")
+        tail = _log_tail(log)
+        error += f" (kernel said: {tail})" if tail and status != "timeout" else ""
     finally:
         guard.cancel()
         _kill_kernels(box, threading.Event())  # nothing may outlive the job
-    if status != "ok" and "DeadKernel" in error:
-        tail = _log_tail(log)
-        error += f" (kernel said: {tail})" if tail else ""
-    log.close()
+        log.close()
+        if ipc_dir is not None:
+            shutil.rmtree(ipc_dir, ignore_errors=True)
     try:
         if nb is None:
             nb = nbformat.read(str(tmp), as_version=4) if tmp.exists() and tmp.stat().st_size else None

@@ -190,6 +190,9 @@ def _read_yaml(text: str, label: str, problems: list[Problem]) -> dict[str, Any]
         what = getattr(exc, "problem", None) or str(exc)
         problems.append(Problem(label, where, f"malformed YAML: {what}"))
         return None
+    if data is None:
+        problems.append(Problem(label, "", "the file is empty; expected the study model (name, offering, subsegments, elements ...)"))
+        return None
     if not isinstance(data, dict):
         problems.append(Problem(label, "", f"expected a mapping of keys (name, offering, elements ...), found {type(data).__name__}"))
         return None

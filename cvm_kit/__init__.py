@@ -52,6 +52,8 @@ _LAZY: dict[str, str] = {
     "waterfall_table": "calculator_widgets", "value_calculator": "calculator_widgets",
     "document_value": "documenter", "value_case_history": "documenter", "delivery_by_element": "documenter",
     "business_case": "business_case", "BusinessCase": "business_case",
+    # notebook runs
+    "run_report": "runs", "run_batch": "runs",
     # research phase
     "charter_summary": "research", "charter_html": "research", "charter_markdown": "research",
     "hypotheses": "research", "alternatives": "research", "fieldwork_by_subsegment": "research",

@@ -283,7 +283,7 @@ def variant_empty(dest: Path, name: str) -> Broken:
     _copy(dest)
     (dest / name).write_bytes(b"")
     if name == "project.yaml":
-        return Broken(dest, name, "", "expected a mapping")
+        return Broken(dest, name, "", "the file is empty")
     return Broken(dest, name, "", "empty")
 
 

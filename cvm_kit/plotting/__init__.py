@@ -12,7 +12,7 @@ import importlib
 from typing import Any
 
 _SUBMODULES = ("estimates", "variance", "sensitivity", "segments", "calculator", "documenter", "business_case",
-               "research")
+               "research", "report")
 
 
 def __getattr__(name: str) -> Any:

@@ -26,7 +26,6 @@ from .equations import Equation, EquationError, normalize_phrase, parse
 from .errors import Problem
 from .study import (
     ALL,
-    CATEGORIES,
     CUSTOMERS_FILE,
     FIELDWORK_STATUSES,
     FIELDWORK_STEPS,

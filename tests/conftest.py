@@ -21,6 +21,16 @@ def _agg_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close every figure a test drew (only if matplotlib was imported at all)."""
+    yield
+    import sys
+
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 @pytest.fixture
 def tiny_path() -> Path:
     """The tiny study folder (never modify it: use ``tiny_copy`` for variants)."""

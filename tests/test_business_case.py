@@ -15,7 +15,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -35,12 +34,6 @@ NV_BIG = np.array([1090.0, 500.0, 1630.0])
 @pytest.fixture(scope="module")
 def tiny():
     return cvm.load_study(TINY)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _case(study, **kw) -> BusinessCase:

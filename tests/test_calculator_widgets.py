@@ -42,12 +42,6 @@ def tiny():
     return cvm.load_study(TINY)
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _val(result: pd.DataFrame, key: str) -> float:
     return float(result.loc[result["element_id"] == key, "value"].iloc[0])
 

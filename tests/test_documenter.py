@@ -16,7 +16,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -40,12 +39,6 @@ HEADER = "customer_id,element_id,period_start,period_end,promised,realized,sourc
 @pytest.fixture(scope="module")
 def tiny():
     return cvm.load_study(TINY)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _variant(tmp_path: Path, realized: str | None) -> Path:

@@ -12,7 +12,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -39,12 +38,6 @@ BIG, SMALL = ["A1", "A2", "A3"], ["B1", "B2", "B3"]
 @pytest.fixture(scope="module")
 def tiny():
     return cvm.load_study(TINY)
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def _nanmean(xs):

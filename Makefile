@@ -26,8 +26,8 @@ system-deps:
 demo: install
 	$(CVM) validate $(STUDY)
 	$(CVM) tables $(STUDY)
-	$(CVM) report $(STUDY)
 	$(CVM) batch $(STUDY) --workers 2
+	$(CVM) report $(STUDY)
 	@echo "open reports/$(notdir $(STUDY))/index.html"
 
 test: install system-deps

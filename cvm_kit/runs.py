@@ -765,7 +765,7 @@ def _write_index(path: Path, s: Any, study_path: Path, content_hash: str, params
     prow = "".join(f"<tr><td><code>{e(k)}</code></td><td><code>{e(repr(v))}</code></td></tr>"
                    for k, v in all_params.items())
     customers = out / "customers" / "index.html"
-    cust = (f"<p><a href='customers/index.html'>Per-customer value reports</a></p>" if customers.exists() else
+    cust = ("<p><a href='customers/index.html'>Per-customer value reports</a></p>" if customers.exists() else
             "<p>Per-customer value reports: run <code>cvm batch</code> on this study to produce them "
             "(they go into <code>customers/</code> beside this page).</p>")
     prov = [

@@ -217,10 +217,17 @@ def what_if_environment(study: Study, inputs: pd.DataFrame, subsegment: str | It
     values: dict[str, np.ndarray] = {}
     ranks: dict[str, np.ndarray] = {}
     rank = float(SOURCE_RANK[source])
+    known = set(leaf_phrases(study)) | {normalize_phrase(d.name) for d in study.derived}
     for c in inputs.columns:
         if c == "subsegment":
             continue
         p = normalize_phrase(str(c))
+        if p not in known:  # a misspelt input would otherwise just leave the result empty
+            import difflib
+
+            close = difflib.get_close_matches(p, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean [{_display_names(study).get(close[0], close[0])}]?" if close else ""
+            raise CvmError(f"input column [{c}] is not a phrase any equation of the study uses{hint}")
         values[p] = pd.to_numeric(inputs[c], errors="coerce").to_numpy(float)
         ranks[p] = np.where(np.isnan(values[p]), np.nan, rank)
     given = frozenset(values)

@@ -326,3 +326,10 @@ def test_study_lookups(tiny):
         tiny.element("nope")
     c = {x.name: (x.value, x.kind) for x in tiny.constants}
     assert c == {"Margin per hour": (100.0, "data"), "Call cost": (50.0, "assumption")}
+
+
+def test_evaluate_names_a_misspelt_input_column(tiny):
+    from cvm_kit.errors import CvmError
+
+    with pytest.raises(CvmError, match=r"\[Tonnes coatd\].*did you mean \[Tonnes\]"):
+        evaluate(tiny, pd.DataFrame({"Tonnes coatd": [1.0]}), subsegment="big")

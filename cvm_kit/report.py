@@ -9,9 +9,11 @@ cvm_kit function, and the few pieces that only a report needs live here:
   HTML table with money columns formatted, :func:`show` a figure;
 - :func:`choose` wraps an ipywidgets dropdown for analysts exploring in
   JupyterLab (never needed by the executed report);
-- :func:`coverage_matrix`, :func:`source_mix` (data gathering) and
+- :func:`coverage_matrix`, :func:`source_mix` (data gathering),
   :func:`customer_values`, :func:`customer_totals`, :func:`customer_missing`,
-  :func:`customer_assumptions`, :func:`customer_facts` (per-customer report).
+  :func:`customer_assumptions`, :func:`customer_facts` (per-customer report),
+  :func:`documented_customers` (value documenter) and :func:`pick_subsegment`,
+  :func:`mapping_parameter`, :func:`market_customers` (business case).
 
 Only pandas and numpy are imported at module level; IPython, ipywidgets and
 matplotlib are imported when a figure or widget is shown, so the
@@ -47,6 +49,7 @@ __all__ = [
     "open_study", "study_path", "validated_study", "pick_customer", "header", "header_html", "money", "table_html", "display_table", "show", "note",
     "choose", "attempt", "validation_table", "coverage_matrix", "coverage_summary", "source_mix", "customer_values", "customer_totals",
     "customer_missing", "customer_assumptions", "customer_facts", "placeholders", "TOTAL_LABELS",
+    "documented_customers", "pick_subsegment", "mapping_parameter", "market_customers",
 ]
 
 TOTAL_LABELS = {
@@ -815,3 +818,186 @@ def customer_facts(study: Study, customer_id: str) -> pd.DataFrame:
     for c in study.characteristics:
         rows.append((c, _cell(row[c])))
     return pd.DataFrame(rows, columns=["field", "value"])
+
+
+# ---------------------------------------------------------------------------
+# the value documenter and the business case
+
+
+def documented_customers(study: Study, customer_id: str | None = "",
+                         documented: pd.DataFrame | None = None) -> list[str]:
+    """The customers whose value case history a report shows.
+
+    Parameters
+    ----------
+    study : Study
+    customer_id : str
+        One customer (checked against customers.csv); empty: every customer
+        with rows in realized.csv.
+    documented : DataFrame, optional
+        :func:`cvm_kit.documenter.document_value` output (computed if omitted).
+
+    Returns
+    -------
+    list of str
+        ``[customer_id]``, or the documented customers in customers.csv order
+        (empty without realized.csv or rows).
+
+    Raises
+    ------
+    CvmError
+        ``customer_id`` is not in customers.csv.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> set(report.documented_customers(study)) == set(study.realized["customer_id"])
+    True
+    """
+    if customer_id is not None and str(customer_id).strip():
+        return [pick_customer(study, customer_id)]
+    if documented is None:
+        if study.realized is None:
+            return []
+        from .documenter import document_value
+
+        documented = document_value(study)
+    have = set(map(str, documented["customer_id"]))
+    in_study = [str(c) for c in study.customers["customer_id"] if str(c) in have]
+    # rows naming a customer absent from customers.csv still get their history, after the others
+    return in_study + sorted(have - set(in_study))
+
+
+def pick_subsegment(study: Study, subsegment: str | None = "") -> str:
+    """The subsegment a report is about (empty: the study's first subsegment).
+
+    Raises
+    ------
+    CvmError
+        Not a subsegment id of project.yaml (the message lists them).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> report.pick_subsegment(study, "") == study.subsegment_ids[0]
+    True
+    """
+    if not study.subsegment_ids:
+        raise CvmError(f"{study.path / 'project.yaml'} defines no subsegment")
+    if subsegment is None or str(subsegment).strip() == "":
+        return study.subsegment_ids[0]
+    sub = str(subsegment).strip()
+    if sub not in study.subsegment_ids:
+        raise CvmError(f"subsegment {sub!r} is not in {study.path / 'project.yaml'}; "
+                       f"expected one of {', '.join(study.subsegment_ids)}")
+    return sub
+
+
+def mapping_parameter(spec: str | Mapping[str, Any] | None, name: str) -> dict[str, Any]:
+    """A notebook parameter holding name -> number pairs, given as a mapping or as text.
+
+    Text is a JSON object (``{"Sales training": 50000}``) or the same without
+    quotes and braces (``Sales training: 50000, Pilot: 20000``); it is
+    parsed, never evaluated.
+
+    Parameters
+    ----------
+    spec : str, mapping or None
+        Empty or None: an empty mapping.
+    name : str
+        The parameter's name, for error messages.
+
+    Returns
+    -------
+    dict
+        Keys as text, values as given (checked by the function they go to).
+
+    Raises
+    ------
+    CvmError
+        The text is neither form, or is not a mapping.
+
+    Examples
+    --------
+    >>> from cvm_kit import report
+    >>> report.mapping_parameter('{"big": 400}', "market_customers")
+    {'big': 400}
+    >>> report.mapping_parameter("Sales training: 50000, Pilot: 2e4", "change_costs")
+    {'Sales training': 50000, 'Pilot': 20000.0}
+    """
+    import json
+
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return {str(k): v for k, v in spec.items()}
+    text = str(spec).strip()
+    if not text:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+        body = text[1:-1] if text.startswith("{") and text.endswith("}") else text
+        out: dict[str, Any] = {}
+        for part in body.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.rpartition(":")
+            key = key.strip().strip("\"'")
+            if not sep or not key:
+                raise CvmError(f"{name}: cannot read {text!r}; expected name: number pairs separated by commas, "
+                               'e.g. {"Sales training": 50000} or Sales training: 50000') from None
+            try:
+                num = float(value)
+            except ValueError:
+                raise CvmError(f"{name}: {key!r} has {value.strip()!r}, which is not a number") from None
+            out[key] = int(num) if num.is_integer() and "." not in value and "e" not in value.lower() else num
+        return out
+    if not isinstance(parsed, Mapping):
+        raise CvmError(f"{name}: expected name: number pairs, e.g. {{\"big\": 400}}; got {text!r}")
+    return {str(k): v for k, v in parsed.items()}
+
+
+def market_customers(study: Study, spec: str | Mapping[str, Any] | None = "") -> dict[str, Any]:
+    """Customers in the market per subsegment, for :func:`cvm_kit.business_case.business_case`.
+
+    Parameters
+    ----------
+    study : Study
+    spec : str or mapping
+        Subsegment id -> count (see :func:`mapping_parameter`); empty: the
+        studied customers of each subsegment (customers.csv), i.e. the case
+        counts only the customers the study knows.
+
+    Returns
+    -------
+    dict
+        Subsegment id -> count, in the given order (project.yaml order by default).
+
+    Raises
+    ------
+    CvmError
+        A subsegment id that is not in the study (the message lists them).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> sum(report.market_customers(study).values()) == len(study.customers)
+    True
+    """
+    given = mapping_parameter(spec, "market_customers")
+    if not given:
+        counts = study.customers["subsegment"].astype(str).value_counts()
+        return {sub: int(counts.get(sub, 0)) for sub in study.subsegment_ids}
+    unknown = [k for k in given if k not in study.subsegment_ids]
+    if unknown:
+        raise CvmError(f"market_customers: subsegment {unknown[0]!r} is not in {study.path / 'project.yaml'}; "
+                       f"expected ids among {', '.join(study.subsegment_ids)}")
+    return given

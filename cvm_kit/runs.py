@@ -1,7 +1,8 @@
 """Executed reports: the notebook series and the per-customer notebooks, run unattended.
 
 :func:`run_report` executes the study notebooks (data gathering, estimates,
-subsegment variance, sensitivity, drivers and prospects) with papermill and
+subsegment variance, sensitivity, drivers and prospects, value documenter,
+business case for change) with papermill and
 turns each into an HTML page for management (no code, no prompts, figures
 embedded, nothing fetched from the network), with an ``index.html`` that
 records the run's provenance. :func:`run_batch` executes the per-customer
@@ -48,7 +49,7 @@ __all__ = [
 
 #: The study notebooks of ``cvm report``, in reading order.
 SERIES = ("01_data_gathering", "02_estimates", "03_subsegment_variance", "04_sensitivity",
-          "05_drivers_and_prospects")
+          "05_drivers_and_prospects", "07_value_documenter", "08_business_case")
 #: The per-customer notebook of ``cvm batch``.
 CUSTOMER_NOTEBOOK = "06_customer_report"
 MANIFEST = "manifest.json"

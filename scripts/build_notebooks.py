@@ -566,6 +566,175 @@ if interactive:
 """),
 ]
 
+NOTEBOOKS["07_value_documenter"] = [
+    ("md", """
+# 7. Value documenter: value promised against value realized
+
+What was promised to customers and what was later documented with them
+(realized.csv): per customer and element the realization rate (realized ÷
+promised) and the gap, across customers which elements deliver what was
+promised, and each documented customer's value case history, the evidence
+the sales force shows the next prospects.
+"""),
+    ("params", f"""
+{STUDY}
+customer_id: str = ""  # the customer whose value case history is shown; empty: every customer with rows in realized.csv
+{INTERACTIVE}
+{TODAY}
+rate: str = "overall_rate"  # realization rate drawn per element: "overall_rate" (totals), "mean_rate" or "median_rate"
+"""),
+    ("code", f"""
+{SETUP}
+from cvm_kit.documenter import delivery_by_element, document_value, value_case_history
+from cvm_kit.plotting.documenter import plot_delivery_by_element, plot_value_case_history
+
+s = report.open_study(study)
+report.header(s, "7. Value documenter", today=today or None)
+documented = None if s.realized is None else document_value(s)
+if documented is None or documented.empty:
+    report.note("Nothing documented yet: this study has no rows in realized.csv. Record what is promised to each "
+                "adopting customer and what is later realized with it (customer_id, element_id, period_start, "
+                "period_end, promised, realized, source, note) to document the value delivered.", kind="warning")
+    documented = None
+"""),
+    ("md", """
+## Promised versus realized, per customer and element
+
+A realization rate of 1 means the customer got what was promised; the gap
+is realized − promised (negative: less delivered than promised). The
+estimate is the study's mean value of the element in the customer's
+subsegment, put on the documented period.
+"""),
+    ("code", """
+if documented is not None:
+    report.display_table(documented.drop(columns=["estimate"]),
+                         money=["promised", "realized", "gap", "estimate_for_period"], currency=s.currency,
+                         decimals={"realization_rate": 2})
+"""),
+    ("md", """
+## Which elements deliver what was promised
+"""),
+    ("code", """
+if documented is not None:
+    delivery = delivery_by_element(s, documented)
+    report.show(plot_delivery_by_element(delivery, rate=rate))
+    report.display_table(delivery, money=["total_promised", "total_realized", "total_gap",
+                                          "total_estimate_for_period"], currency=s.currency,
+                         percent=["share_at_or_above"],
+                         decimals={"overall_rate": 2, "mean_rate": 2, "median_rate": 2, "realized_vs_estimate": 2})
+"""),
+    ("md", """
+## Value case histories
+
+Each documented customer's periods in order, with running totals per
+element.
+"""),
+    ("code", """
+if documented is not None:
+    for cid in report.documented_customers(s, customer_id, documented):
+        history = report.attempt(value_case_history, s, cid, documented)
+        if history is not None:
+            report.show(plot_value_case_history(history, currency=s.currency))
+            report.display_table(history[["element", "period_start", "period_end", "promised", "realized",
+                                          "realization_rate", "cum_promised", "cum_realized", "cum_rate", "note"]],
+                                 money=["promised", "realized", "cum_promised", "cum_realized"], currency=s.currency,
+                                 decimals={"realization_rate": 2, "cum_rate": 2}, caption=f"Value case history: {cid}")
+"""),
+    ("code", """
+if interactive and documented is not None:
+    # one documented customer at a time
+    report.choose("Customer", report.documented_customers(s, "", documented),
+                  lambda cid: report.show(plot_value_case_history(value_case_history(s, cid, documented),
+                                                                  currency=s.currency)))
+"""),
+]
+
+NOTEBOOKS["08_business_case"] = [
+    ("md", """
+# 8. The business case for change
+
+What targeting one subsegment at a new price would earn the supplier: the
+expected adopting customers, the incremental revenue, contribution and profit
+with their range from the variation among the studied customers, the
+incentive the customers keep at the new price, and the actions, resources,
+concerns and milestones management decides on.
+"""),
+    ("params", f"""
+{STUDY}
+{INTERACTIVE}
+{TODAY}
+target_subsegment: str = ""  # subsegment id the supplier targets; empty: the study's first subsegment
+market_customers: str = ""  # customers in the market per subsegment as JSON, e.g. {{"big": 400, "small": 1200}}; empty: only the studied customers
+adoption_share: float = 0.25  # expected share (0 to 1) of the target's market customers adopting at the new price
+price_change: float = 0.0  # change of the offering's price per customer per period (positive raises it)
+change_costs: str = ""  # resources the change needs, a cost per period each, as JSON, e.g. {{"Sales training": 50000}}; empty: none listed
+draws: int = 10000  # bootstrap draws over the studied customers for the ranges
+seed: int = 0  # seed of the bootstrap draws (same seed, same case)
+"""),
+    ("code", f"""
+{SETUP}
+from IPython.display import HTML, display
+from cvm_kit.business_case import business_case
+from cvm_kit.plotting.business_case import plot_profit_range
+
+s = report.open_study(study)
+report.header(s, "8. The business case for change", today=today or None)
+target = report.pick_subsegment(s, target_subsegment)
+market = report.market_customers(s, market_customers)
+costs = report.mapping_parameter(change_costs, "change_costs")
+if not market_customers:
+    report.note("No market counts given (parameter market_customers): the case counts only the studied customers "
+                "of each subsegment. Give the number of customers in the market for a case management can use.",
+                kind="warning")
+"""),
+    ("code", """
+bc = report.attempt(business_case, s, target_subsegment=target, market_customers=market,
+                    adoption_share=adoption_share, price_change=price_change, change_costs=costs,
+                    draws=draws, seed=seed)
+if bc is not None:
+    display(HTML(bc.to_html()))
+"""),
+    ("md", """
+## The range of the profitability impact
+
+Each bar spans the 5th to the 95th percentile of the bootstrap draws, the
+tick is the median and the diamond the estimate on the studied customers.
+Adoption and the costs of the change are taken as given.
+"""),
+    ("code", """
+if bc is not None:
+    report.show(plot_profit_range(bc.profitability, currency=s.currency))
+    report.display_table(bc.profitability.drop(columns=["quantity"]), money=["mean", "p5", "p50", "p95"],
+                         currency=s.currency, percent=["p_positive"], caption="Profitability")
+"""),
+    ("md", """
+## Milestones
+
+The team fills in the owner, the due date and the status of each step, from
+management's approval to the value documented with the first adopting
+customers.
+"""),
+    ("code", """
+if bc is not None:
+    report.display_table(bc.milestones, caption=f"Milestones: targeting {target}")
+"""),
+    ("code", """
+if interactive and bc is not None:
+    # the same case with another price change
+    def _price(change):
+        other = business_case(s, target_subsegment=target, market_customers=market, adoption_share=adoption_share,
+                              price_change=change, change_costs=costs, draws=draws, seed=seed)
+        report.show(plot_profit_range(other.profitability, currency=s.currency))
+        report.display_table(other.incentive.drop(columns=["quantity"]), money=["mean", "p5", "p50", "p95",
+                                                                                "ci_low", "ci_high"],
+                             currency=s.currency)
+
+    step = max(abs(price_change), abs(bc.value("price_difference_per_customer")), 1.0) / 4
+    report.choose("Price change", {report.money(c, s.currency): c for c in [price_change + k * step for k in range(-4, 5)]},
+                  _price, value=price_change)
+"""),
+]
+
 
 def build() -> dict[str, nbformat.NotebookNode]:
     """Every notebook of the series, by file stem."""

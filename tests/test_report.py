@@ -274,3 +274,49 @@ def test_placeholders_listed_never_summed(tiny):
     p = report.placeholders(tiny)
     assert p[["element_id", "perceived_low", "perceived_high"]].values.tolist() == [["brand", 1000.0, 5000.0]]
     assert p["note"].tolist() == ["listed, never summed"]
+
+
+# -- value documenter and business case helpers ------------------------------
+
+
+def test_documented_customers(tiny, tmp_path):
+    # realized.csv documents A1 (two rows) and A2
+    assert report.documented_customers(tiny) == ["A1", "A2"]
+    assert report.documented_customers(tiny, " B2 ") == ["B2"]
+    with pytest.raises(CvmError, match="'ZZ' is not in"):
+        report.documented_customers(tiny, "ZZ")
+    bare = tmp_path / "bare"
+    shutil.copytree(TINY, bare)
+    (bare / "realized.csv").unlink()
+    assert report.documented_customers(cvm.load_study(bare)) == []
+
+
+def test_pick_subsegment(tiny):
+    assert report.pick_subsegment(tiny, "") == "big"
+    assert report.pick_subsegment(tiny, " small ") == "small"
+    with pytest.raises(CvmError, match="expected one of big, small"):
+        report.pick_subsegment(tiny, "medium")
+
+
+def test_mapping_parameter_parses_never_evaluates():
+    assert report.mapping_parameter("", "x") == {} and report.mapping_parameter(None, "x") == {}
+    assert report.mapping_parameter({"big": 400}, "x") == {"big": 400}
+    assert report.mapping_parameter('{"Sales training": 50000, "Pilot": 1.5}', "x") == {"Sales training": 50000,
+                                                                                         "Pilot": 1.5}
+    assert report.mapping_parameter("Sales training: 50000, Pilot: 2e4", "x") == {"Sales training": 50000,
+                                                                                   "Pilot": 20000.0}
+    assert report.mapping_parameter("{big: 400}", "x") == {"big": 400}
+    with pytest.raises(CvmError, match="change_costs: 'Pilot' has .__import__.*not a number"):
+        report.mapping_parameter("Pilot: __import__('os')", "change_costs")
+    with pytest.raises(CvmError, match="market_customers: cannot read"):
+        report.mapping_parameter("big 400", "market_customers")
+    for not_a_mapping in ("400", "[1, 2]"):
+        with pytest.raises(CvmError, match="expected name: number pairs"):
+            report.mapping_parameter(not_a_mapping, "market_customers")
+
+
+def test_market_customers_default_is_the_studied_customers(tiny):
+    assert report.market_customers(tiny) == {"big": 3, "small": 3}
+    assert report.market_customers(tiny, '{"small": 40}') == {"small": 40}
+    with pytest.raises(CvmError, match="'medium' is not in"):
+        report.market_customers(tiny, "medium: 5")

@@ -53,6 +53,19 @@ def _outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
+def _table_rows(html_text: str, column: str) -> list[dict[str, str]]:
+    """The rows (column -> cell text) of every HTML table in the outputs whose header has ``column``."""
+    out = []
+    for table in re.findall(r"<table.*?</table>", html_text, flags=re.S):
+        heads = [re.sub(r" \(.*\)$", "", h) for h in re.findall(r"<th>(.*?)</th>", table)]
+        if column not in heads:
+            continue
+        for row in re.findall(r"<tr>(.*?)</tr>", table.split("</thead>", 1)[-1], flags=re.S):
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+            out.append(dict(zip(heads, cells)))
+    return out
+
+
 def _body(html_text: str) -> str:
     return html_text[html_text.index("<body"):]
 
@@ -74,7 +87,9 @@ def _assert_management_html(path: Path) -> str:
 
 def test_series_is_complete_and_stored_clean():
     stems = [p.stem for p in NOTEBOOKS]
-    assert stems == list(runs.SERIES) + [runs.CUSTOMER_NOTEBOOK]
+    assert stems == sorted(list(runs.SERIES) + [runs.CUSTOMER_NOTEBOOK])
+    assert stems == ["01_data_gathering", "02_estimates", "03_subsegment_variance", "04_sensitivity",
+                     "05_drivers_and_prospects", "06_customer_report", "07_value_documenter", "08_business_case"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -249,6 +264,48 @@ def test_report_runs_the_series(study, tmp_path):
     assert "finding" in pages["03_subsegment_variance"] and "Welch" in pages["03_subsegment_variance"]
     assert "swing" in pages["04_sensitivity"] and "p_net_positive" in pages["04_sensitivity"]
     assert "A3" in pages["05_drivers_and_prospects"] and "P1" in pages["05_drivers_and_prospects"]
+    # the value documenter: realized.csv has A1 downtime promised 600, realized 450 -> 450 / 600 = 0.75
+    doc = _table_rows(pages["07_value_documenter"], "realization_rate")
+    a1 = [r for r in doc if r.get("customer_id") == "A1" and r.get("element_id") == "downtime"]
+    assert len(a1) == 1
+    assert (a1[0]["promised"], a1[0]["realized"], a1[0]["realization_rate"], a1[0]["gap"]) == ("600", "450", "0.75",
+                                                                                                 "-150")
+    assert "Value case history: A1" in pages["07_value_documenter"]
+    # downtime across A1 and A2: (450 + 300) / (600 + 300)
+    delivery = {r["element_id"]: r for r in _table_rows(pages["07_value_documenter"], "overall_rate")}
+    assert delivery["downtime"]["overall_rate"] == f"{750 / 900:.2f}"
+    # the business case on big (default): 3 studied customers in the market x 0.25 adopt, mean price
+    # difference (100 + 30 + 200) / 3 = 110, no change costs -> incremental profit 0.75 x 110 = 82.5
+    bc = pages["08_business_case"]
+    assert "<h3>Profitability impact</h3>" in bc and "<td>Incremental profit</td><td>82.50</td>" in bc
+    profit = {r["label"]: r for r in _table_rows(bc, "p_positive")}
+    assert profit["Expected adopting customers"]["mean"] == "0.75"
+    assert profit["Incremental profit"]["mean"] == "82.5" and profit["Incremental profit"]["p_positive"] == "100"
+    assert "Milestones: targeting big" in bc and "not started" in bc
+
+
+@pytest.mark.slow
+def test_documenter_without_realized_and_business_case_parameters(study, tmp_path):
+    """A study without realized.csv still gets its documenter page (a note); the case takes its parameters."""
+    (study / "realized.csv").unlink()
+    out = tmp_path / "r"
+    runs.run_report(study, out, series=["07_value_documenter", "08_business_case"], workers=2, timeout=300,
+                    parameters={"target_subsegment": "small", "market_customers": '{"small": 40, "big": 10}',
+                                "adoption_share": 0.5, "price_change": 5, "change_costs": "Training: 20",
+                                "draws": 500})
+    doc = _outputs_text(nbformat.read(out / "07_value_documenter.ipynb", as_version=4))
+    assert "Nothing documented yet" in doc and "realized.csv" in doc
+    _assert_management_html(out / "07_value_documenter.html")
+    nb = nbformat.read(out / "08_business_case.ipynb", as_version=4)
+    assert nb.metadata.papermill.parameters["market_customers"] == '{"small": 40, "big": 10}'
+    bc = _outputs_text(nb)
+    # small with complete values: B1, B2 (B3 lacks an input); price differences 10, 5 -> mean 7.5, +5 -> 12.5;
+    # 40 x 0.5 = 20 adopters x 12.5 = 250, less 20 of training -> 230
+    profit = {r["label"]: r for r in _table_rows(bc, "p_positive")}
+    assert profit["Expected adopting customers"]["mean"] == "20"
+    assert profit["Incremental profit"]["mean"] == "230"
+    assert "<td>Incremental profit</td><td>230</td>" in bc and "<td>Training</td>" in bc
+    assert "No market counts given" not in bc
 
 
 @pytest.mark.slow
@@ -340,7 +397,8 @@ def test_a_corrupted_study_fails_clearly(study, tmp_path, capsys):
     rc = main(["report", str(study), "--out", str(out), "--timeout", "120"])
     err = capsys.readouterr().err
     assert rc == 1
-    assert "5 of 5 notebook(s) failed" in err and "StudyError" in err and "01_data_gathering.ipynb" in err
+    n = len(runs.SERIES)
+    assert f"{n} of {n} notebook(s) failed" in err and "StudyError" in err and "01_data_gathering.ipynb" in err
     assert (out / "index.html").read_text() == "previous report"  # whole or not at all
     failed = out.parent / "tiny.failed" / "01_data_gathering.ipynb"
     nb = nbformat.read(failed, as_version=4)

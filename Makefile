@@ -30,8 +30,10 @@ demo: install
 	$(CVM) report $(STUDY)
 	@echo "open reports/$(notdir $(STUDY))/index.html"
 
+# The browser tests run on their own after the rest: a loaded machine makes JupyterLab flaky.
 test: install system-deps
-	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -n 2 -m "not browser and not slow" $(PYTEST_ARGS)

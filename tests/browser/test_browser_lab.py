@@ -93,6 +93,9 @@ def _wait_kernel_idle(page, timeout_ms: float) -> None:
            })""", timeout=timeout_ms, polling=500)
 
 
+# JupyterLab occasionally swaps the kernel while opening a notebook and never reconnects (a client
+# race, not cvm_kit): a fresh server and browser page then passes. Retried, never skipped.
+@pytest.mark.flaky(reruns=2, reruns_delay=2)
 def test_estimates_notebook_runs_in_jupyterlab(runtime, page, serve, free_port, tmp_path):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 

@@ -10,18 +10,15 @@ Run with ``python benchmarks/run.py --only statistics`` or directly:
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
+
+from _timing import best_of
 
 
 def _best(fn, repeat: int = 3) -> float:
-    fn()  # warm-up: imports, caches
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+    return best_of(fn, repeat, warmup=True)
+
+
 
 
 def run(study_path: Path, repeat: int = 3) -> dict[str, float]:

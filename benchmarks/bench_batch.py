@@ -101,10 +101,14 @@ def _floor_notebook(path: Path, modules: list[str]) -> Path:
 
 
 def _plain(study: Path, ids: list[str], out: Path) -> float:
-    from cvm_kit.runs import CUSTOMER_NOTEBOOK, template_path
+    import nbformat
+
+    from cvm_kit.runs import CUSTOMER_NOTEBOOK, load_template, template_path
 
     out.mkdir(parents=True, exist_ok=True)
-    tpl = template_path(CUSTOMER_NOTEBOOK)
+    # papermill's CLI reads .ipynb: the text source converted once, as a papermill user would
+    tpl = out / f"{CUSTOMER_NOTEBOOK}.ipynb"
+    nbformat.write(load_template(template_path(CUSTOMER_NOTEBOOK)), tpl)
     ids_file = out / "ids.txt"
     ids_file.write_text("\n".join(ids) + "\n")
     script = (f"while read -r c; do {shlex.quote(str(VENV_BIN / 'papermill'))} --no-progress-bar --log-level ERROR "

@@ -43,7 +43,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from .errors import CvmError
 
 __all__ = [
-    "SERIES", "CUSTOMER_NOTEBOOK", "notebooks_dir", "template_path", "notebook_parameters", "run_report",
+    "SERIES", "CUSTOMER_NOTEBOOK", "notebooks_dir", "template_path", "load_template", "notebook_parameters", "run_report",
     "run_batch", "export_html", "NotebookRun", "BatchResult", "RunError",
 ]
 
@@ -169,31 +169,69 @@ def _readable(path: Path) -> None:
 # templates
 
 
+TEMPLATE_SUFFIXES = (".py", ".ipynb")
+
+
 def notebooks_dir() -> Path:
-    """The folder holding the notebook templates (``notebooks/`` at the repository root).
+    """The folder holding the notebook templates (jupytext percent-format ``.py`` sources).
 
     Examples
     --------
     >>> from cvm_kit.runs import notebooks_dir
-    >>> (notebooks_dir() / "06_customer_report.ipynb").exists()
+    >>> (notebooks_dir() / "06_customer_report.py").exists()
     True
     """
     here = Path(__file__).resolve().parent
     for base in (here.parent / "notebooks", here / "notebooks"):
-        if (base / f"{CUSTOMER_NOTEBOOK}.ipynb").exists():
+        if (base / f"{CUSTOMER_NOTEBOOK}.py").exists():
             return base
     raise CvmError(f"the notebook templates were not found beside the package (looked in {here.parent / 'notebooks'} "
                    f"and {here / 'notebooks'})")
 
 
 def template_path(name: str | Path) -> Path:
-    """A template by stem (``"02_estimates"``) or path; a clear error if it does not exist."""
+    """A template by stem (``"02_estimates"``) or path (``.py`` jupytext source or ``.ipynb``); a clear error if absent."""
     p = Path(name)
-    if p.suffix != ".ipynb":
-        p = notebooks_dir() / f"{name}.ipynb"
+    if p.suffix not in TEMPLATE_SUFFIXES:
+        p = notebooks_dir() / f"{name}.py"
     if not p.exists():
         raise CvmError(f"notebook template {p} does not exist")
     return p
+
+
+def load_template(path: str | Path) -> Any:
+    """A template as an nbformat notebook: ``.py`` read with jupytext (percent format), ``.ipynb`` with nbformat.
+
+    Stored outputs of an ``.ipynb`` template are dropped: a run starts clean.
+
+    Examples
+    --------
+    >>> from cvm_kit.runs import load_template, template_path
+    >>> nb = load_template(template_path("06_customer_report"))
+    >>> nb.cells[0].metadata["tags"]
+    ['parameters']
+    """
+    import nbformat
+
+    p = Path(path)
+    try:
+        if p.suffix == ".ipynb":
+            nb = nbformat.read(str(p), as_version=4)
+        else:
+            import jupytext
+
+            nb = jupytext.read(str(p), fmt="py:percent")
+    except Exception as exc:  # noqa: BLE001 - any unreadable template is the user's file
+        raise CvmError(f"{p}: not a readable notebook template ({type(exc).__name__}: {exc})") from exc
+    for i, cell in enumerate(nb.cells):
+        cell.setdefault("id", f"cell-{i:02d}")
+        if cell.get("cell_type") == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("jupytext", None)
+    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                          "name": "python3"})
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    return nb
 
 
 def notebook_parameters(name: str | Path) -> dict[str, dict[str, str]]:
@@ -205,10 +243,9 @@ def notebook_parameters(name: str | Path) -> dict[str, dict[str, str]]:
     >>> sorted(notebook_parameters("06_customer_report"))
     ['customer_id', 'interactive', 'study', 'today']
     """
-    import nbformat
     from papermill.translators import PythonTranslator
 
-    nb = nbformat.read(template_path(name), as_version=4)
+    nb = load_template(template_path(name))
     for cell in nb.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             return {p.name: {"type": p.inferred_type_name, "default": p.default, "help": p.help}
@@ -419,7 +456,7 @@ def _execute_here(job: Mapping[str, Any]) -> dict[str, Any]:
         for attempt in (1, 2):
             try:
                 nb = pm.execute_notebook(
-                    str(job["template"]), str(tmp), parameters=dict(job["parameters"]),
+                    load_template(job["template"]), str(tmp), parameters=dict(job["parameters"]),
                     kernel_name=job.get("kernel_name") or None, progress_bar=False,
                     execution_timeout=int(max(1, timeout)), start_timeout=int(max(1, min(60, timeout))),
                     kernel_manager_class=_tracking_manager(box, log, ipc_dir),
@@ -453,7 +490,7 @@ def _execute_here(job: Mapping[str, Any]) -> dict[str, Any]:
         if nb is None:
             nb = nbformat.read(str(tmp), as_version=4) if tmp.exists() and tmp.stat().st_size else None
             if nb is None:
-                nb = nbformat.read(str(job["template"]), as_version=4)
+                nb = load_template(job["template"])
             if status == "timeout" or not any("papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])
                                               for c in nb.cells):
                 _error_cell_first(nb, error)
@@ -615,9 +652,7 @@ def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[
 
 def _title(template: Path) -> str:
     """A template's title: its metadata ``title``, else its first markdown heading."""
-    import nbformat
-
-    nb = nbformat.read(template, as_version=4)
+    nb = load_template(template)
     title = nb.metadata.get("title")
     if title:
         return str(title)

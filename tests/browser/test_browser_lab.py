@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "data" / "tiny"
-NOTEBOOK = ROOT / "notebooks" / "02_estimates.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "02_estimates.py"
 BUDGET = 110  # seconds for the whole test, server start included
 
 
@@ -36,7 +36,9 @@ def _with_study(src: Path, dest: Path, study: Path) -> None:
     """Copy a notebook, setting its ``study`` parameter (first cell tagged ``parameters``)."""
     import nbformat
 
-    nb = nbformat.read(src, as_version=4)
+    from cvm_kit.runs import load_template
+
+    nb = load_template(src)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert cells, f"{src.name} has no cell tagged 'parameters'"
     source, n = re.subn(r'^study(\s*:\s*str)?\s*=\s*"[^"\n]*"', lambda m: f"study{m.group(1) or ''} = {json.dumps(str(study))}",

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "data" / "tiny"
-DASHBOARD = ROOT / "notebooks" / "dashboards" / "value_calculator.ipynb"
+DASHBOARD = ROOT / "notebooks" / "dashboards" / "value_calculator.py"
 NET_LABEL = "Net value to the customer"
 
 
@@ -32,7 +32,9 @@ def _dashboard_copy(dest: Path, study: Path, customer: str) -> Path:
     """The dashboard notebook with its ``study`` and ``customer_id`` parameters set."""
     import nbformat
 
-    nb = nbformat.read(DASHBOARD, as_version=4)
+    from cvm_kit.runs import load_template
+
+    nb = load_template(DASHBOARD)
     cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
     for name, value in (("study", str(study)), ("customer_id", customer)):
         cell.source, n = re.subn(rf'^{name}(\s*:\s*str)?\s*=\s*"[^"\n]*"',

@@ -1,0 +1,111 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: title,kernelspec
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   title: 1. Data gathering
+# ---
+
+# %% tags=["parameters"]
+study: str = ""  # study folder or .xlsx workbook; empty: the bundled example study
+interactive: bool = True  # show ipywidgets controls for exploring; `cvm report` / `cvm batch` run with False (static figures and tables only)
+today: str = ""  # date (YYYY-MM-DD) the charter's days left and overdue fieldwork count from; empty: the day the notebook runs
+
+# %%
+# %matplotlib inline
+import cvm_kit as cvm
+from cvm_kit import report
+from cvm_kit import research
+from cvm_kit.plotting import report as report_plots
+from cvm_kit.plotting.research import plot_fieldwork_funnel
+
+s, check = report.validated_study(study)  # on errors: shows every problem, then stops
+report.header(s, "1. Data gathering", today=today or None)
+
+# %% [markdown]
+# Where the research stands: the study's charter and hypotheses, whether the
+# study files are valid, which customers have given which inputs, where the
+# numbers come from, and what is still missing and from whom.
+
+# %% [markdown]
+# ## Validation
+#
+# Every file of the study is checked at once; warnings are normal while the
+# fieldwork is under way (e.g. a customer still missing an input).
+
+# %%
+report.note(check.summary())
+problems = report.validation_table(check)
+if len(problems):
+    report.display_table(problems, caption="Warnings")
+
+# %% [markdown]
+# ## Hypotheses: next-best-alternatives and points of parity and difference per subsegment
+
+# %%
+report.display_table(research.alternatives(s), caption="Per subsegment")
+
+# %% [markdown]
+# ## Fieldwork: customers per subsegment against the method's six to eight
+
+# %%
+funnel = research.fieldwork_by_subsegment(s)
+report.display_table(funnel)
+report.show(plot_fieldwork_funnel(funnel))
+fw_note = research.fieldwork_note(s)
+if fw_note:
+    report.note(fw_note)
+
+# %%
+report.display_table(research.fieldwork_by_customer(s, today=today or None),
+                     caption="Per customer: the last step done and the next one planned")
+
+# %% [markdown]
+# ## Inputs coverage per customer and variable
+#
+# An input is needed from a customer when an element that is not a point of
+# parity in the customer's subsegment (or the price) rests on it.
+
+# %%
+coverage = report.coverage_matrix(s)
+report.show(report_plots.plot_coverage(coverage))
+report.display_table(report.coverage_summary(s, by="customer"), percent=["share_on_file"],
+                     caption="Per customer")
+report.display_table(report.coverage_summary(s, by="phrase"), percent=["share_on_file"],
+                     caption="Per input variable")
+
+# %% [markdown]
+# ## Source and reliability of the measurements
+#
+# `data` (records, measured) is stronger than a customer's `estimate`, which is
+# stronger than a `perception`; `assumption` is the team's own figure.
+
+# %%
+mix = report.source_mix(s)
+report.show(report_plots.plot_source_mix(mix))
+report.display_table(mix, percent=["share"])
+
+# %% [markdown]
+# ## Still missing, and whom to ask
+
+# %%
+missing = research.missing_by_contact(s)
+if len(missing):
+    report.display_table(missing, caption=f"{len(missing)} inputs missing")
+else:
+    report.note("Every needed input is on file.")
+
+# %%
+if interactive:
+    # explore one subsegment's coverage at a time
+    report.choose("Subsegment", s.subsegment_ids,
+                  lambda sub: report.show(report_plots.plot_coverage(coverage[coverage["subsegment"] == sub])))

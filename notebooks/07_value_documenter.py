@@ -1,0 +1,96 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: title,kernelspec
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   title: '7. Value documenter: value promised against value realized'
+# ---
+
+# %% tags=["parameters"]
+study: str = ""  # study folder or .xlsx workbook; empty: the bundled example study
+customer_id: str = ""  # the customer whose value case history is shown; empty: every customer with rows in realized.csv
+interactive: bool = True  # show ipywidgets controls for exploring; `cvm report` / `cvm batch` run with False (static figures and tables only)
+today: str = ""  # date (YYYY-MM-DD) the charter's days left and overdue fieldwork count from; empty: the day the notebook runs
+rate: str = "overall_rate"  # realization rate drawn per element: "overall_rate" (totals), "mean_rate" or "median_rate"
+
+# %%
+# %matplotlib inline
+import cvm_kit as cvm
+from cvm_kit import report
+from cvm_kit.documenter import delivery_by_element, document_value, value_case_history
+from cvm_kit.plotting.documenter import plot_delivery_by_element, plot_value_case_history
+
+s = report.open_study(study)
+report.header(s, "7. Value documenter", today=today or None)
+documented = None if s.realized is None else document_value(s)
+if documented is None or documented.empty:
+    report.note("Nothing documented yet: this study has no rows in realized.csv. Record what is promised to each "
+                "adopting customer and what is later realized with it (customer_id, element_id, period_start, "
+                "period_end, promised, realized, source, note) to document the value delivered.", kind="warning")
+    documented = None
+
+# %% [markdown]
+# What was promised to customers and what was later documented with them
+# (realized.csv): per customer and element the realization rate (realized ÷
+# promised) and the gap, across customers which elements deliver what was
+# promised, and each documented customer's value case history, the evidence
+# the sales force shows the next prospects.
+
+# %% [markdown]
+# ## Promised versus realized, per customer and element
+#
+# A realization rate of 1 means the customer got what was promised; the gap
+# is realized − promised (negative: less delivered than promised). The
+# estimate is the study's mean value of the element in the customer's
+# subsegment, put on the documented period.
+
+# %%
+if documented is not None:
+    report.display_table(documented.drop(columns=["estimate"]),
+                         money=["promised", "realized", "gap", "estimate_for_period"], currency=s.currency,
+                         decimals={"realization_rate": 2})
+
+# %% [markdown]
+# ## Which elements deliver what was promised
+
+# %%
+if documented is not None:
+    delivery = delivery_by_element(s, documented)
+    report.show(plot_delivery_by_element(delivery, rate=rate))
+    report.display_table(delivery, money=["total_promised", "total_realized", "total_gap",
+                                          "total_estimate_for_period"], currency=s.currency,
+                         percent=["share_at_or_above"],
+                         decimals={"overall_rate": 2, "mean_rate": 2, "median_rate": 2, "realized_vs_estimate": 2})
+
+# %% [markdown]
+# ## Value case histories
+#
+# Each documented customer's periods in order, with running totals per
+# element.
+
+# %%
+if documented is not None:
+    for cid in report.documented_customers(s, customer_id, documented):
+        history = report.attempt(value_case_history, s, cid, documented)
+        if history is not None:
+            report.show(plot_value_case_history(history, currency=s.currency))
+            report.display_table(history[["element", "period_start", "period_end", "promised", "realized",
+                                          "realization_rate", "cum_promised", "cum_realized", "cum_rate", "note"]],
+                                 money=["promised", "realized", "cum_promised", "cum_realized"], currency=s.currency,
+                                 decimals={"realization_rate": 2, "cum_rate": 2}, caption=f"Value case history: {cid}")
+
+# %%
+if interactive and documented is not None:
+    # one documented customer at a time
+    report.choose("Customer", report.documented_customers(s, "", documented),
+                  lambda cid: report.show(plot_value_case_history(value_case_history(s, cid, documented),
+                                                                  currency=s.currency)))

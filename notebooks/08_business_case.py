@@ -1,0 +1,99 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     notebook_metadata_filter: title,kernelspec
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+#   title: 8. The business case for change
+# ---
+
+# %% tags=["parameters"]
+study: str = ""  # study folder or .xlsx workbook; empty: the bundled example study
+interactive: bool = True  # show ipywidgets controls for exploring; `cvm report` / `cvm batch` run with False (static figures and tables only)
+today: str = ""  # date (YYYY-MM-DD) the charter's days left and overdue fieldwork count from; empty: the day the notebook runs
+target_subsegment: str = ""  # subsegment id the supplier targets; empty: the study's first subsegment
+market_customers: str = ""  # customers in the market per subsegment as JSON, e.g. {"big": 400, "small": 1200}; empty: only the studied customers
+adoption_share: float = 0.25  # expected share (0 to 1) of the target's market customers adopting at the new price
+price_change: float = 0.0  # change of the offering's price per customer per period (positive raises it)
+change_costs: str = ""  # resources the change needs, a cost per period each, as JSON, e.g. {"Sales training": 50000}; empty: none listed
+draws: int = 10000  # bootstrap draws over the studied customers for the ranges
+seed: int = 0  # seed of the bootstrap draws (same seed, same case)
+
+# %%
+# %matplotlib inline
+import cvm_kit as cvm
+from cvm_kit import report
+from IPython.display import HTML, display
+from cvm_kit.business_case import business_case
+from cvm_kit.plotting.business_case import plot_profit_range
+
+s = report.open_study(study)
+report.header(s, "8. The business case for change", today=today or None)
+target = report.pick_subsegment(s, target_subsegment)
+market = report.market_customers(s, market_customers)
+costs = report.mapping_parameter(change_costs, "change_costs")
+if not market_customers:
+    report.note("No market counts given (parameter market_customers): the case counts only the studied customers "
+                "of each subsegment. Give the number of customers in the market for a case management can use.",
+                kind="warning")
+
+# %% [markdown]
+# What targeting one subsegment at a new price would earn the supplier: the
+# expected adopting customers, the incremental revenue, contribution and profit
+# with their range from the variation among the studied customers, the
+# incentive the customers keep at the new price, and the actions, resources,
+# concerns and milestones management decides on.
+
+# %%
+bc = report.attempt(business_case, s, target_subsegment=target, market_customers=market,
+                    adoption_share=adoption_share, price_change=price_change, change_costs=costs,
+                    draws=draws, seed=seed)
+if bc is not None:
+    display(HTML(bc.to_html()))
+
+# %% [markdown]
+# ## The range of the profitability impact
+#
+# Each bar spans the 5th to the 95th percentile of the bootstrap draws, the
+# tick is the median and the diamond the estimate on the studied customers.
+# Adoption and the costs of the change are taken as given.
+
+# %%
+if bc is not None:
+    report.show(plot_profit_range(bc.profitability, currency=s.currency))
+    report.display_table(bc.profitability.drop(columns=["quantity"]), money=["mean", "p5", "p50", "p95"],
+                         currency=s.currency, percent=["p_positive"], caption="Profitability")
+
+# %% [markdown]
+# ## Milestones
+#
+# The team fills in the owner, the due date and the status of each step, from
+# management's approval to the value documented with the first adopting
+# customers.
+
+# %%
+if bc is not None:
+    report.display_table(bc.milestones, caption=f"Milestones: targeting {target}")
+
+# %%
+if interactive and bc is not None:
+    # the same case with another price change
+    def _price(change):
+        other = business_case(s, target_subsegment=target, market_customers=market, adoption_share=adoption_share,
+                              price_change=change, change_costs=costs, draws=draws, seed=seed)
+        report.show(plot_profit_range(other.profitability, currency=s.currency))
+        report.display_table(other.incentive.drop(columns=["quantity"]), money=["mean", "p5", "p50", "p95",
+                                                                                "ci_low", "ci_high"],
+                             currency=s.currency)
+
+    step = max(abs(price_change), abs(bc.value("price_difference_per_customer")), 1.0) / 4
+    report.choose("Price change", {report.money(c, s.currency): c for c in [price_change + k * step for k in range(-4, 5)]},
+                  _price, value=price_change)

@@ -100,7 +100,8 @@ def tables(study: Path | None, out: Path | None) -> None:
 
 
 # Stage commands live in their own modules; each has register(group).
-for _name in ("cli_statistics", "cli_tools", "cli_documenter", "cli_research", "cli_runs"):
+for _name in ("cli_statistics", "cli_tools", "cli_documenter", "cli_research", "cli_runs", "cli_inference",
+              "cli_project"):
     try:
         _mod = importlib.import_module(f"cvm_kit.{_name}")
     except ModuleNotFoundError as _exc:  # a stage not present in this build

@@ -1,6 +1,7 @@
 # cvm_kit: two commands do all set-up on a fresh machine (see README.md):
 #   make demo   install everything into .venv and run the main job on the example study
 #   make test   install everything (incl. test tools and browser) and run the tests
+# Afterwards `source .venv/bin/activate` puts `cvm`, `jupyter` and `pytest` on the PATH.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,10 +9,12 @@ PY := $(VENV)/bin/python
 CVM := $(VENV)/bin/cvm
 STUDY ?= data/examples/pipe_coating
 PYTEST_ARGS ?=
+REPORT := reports/$(basename $(notdir $(STUDY)))
 
-.PHONY: install demo test test-fast test-browser bench system-deps clean
+.PHONY: install demo test test-fast test-browser bench lab dist system-deps clean
 
-$(VENV)/.installed: pyproject.toml
+# editable install: the package reads notebooks/ and data/examples/ from this checkout
+$(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
@@ -28,7 +31,10 @@ demo: install
 	$(CVM) tables $(STUDY)
 	$(CVM) batch $(STUDY) --workers 2
 	$(CVM) report $(STUDY)
-	@echo "open reports/$(notdir $(STUDY))/index.html"
+	@echo
+	@echo "report:           $$($(PY) -c 'import pathlib, sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' $(REPORT)/index.html)"
+	@echo "customer reports: $$($(PY) -c 'import pathlib, sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' $(REPORT)/customers/index.html)"
+	@echo "commands on the PATH: source $(VENV)/bin/activate   (then: cvm --help)"
 
 # The browser tests run on their own after the rest: a loaded machine makes JupyterLab flaky.
 test: install system-deps
@@ -44,5 +50,13 @@ test-browser: install system-deps
 bench: install
 	$(PY) benchmarks/run.py --batch
 
+# JupyterLab on the notebook series (right click a .py > Open With > Jupytext Notebook)
+lab: install
+	$(VENV)/bin/jupyter lab notebooks/
+
+# the sdist and the wheel (with the notebooks and the example study inside) -> dist/
+dist: install
+	$(PY) -m build -o dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis build dist *.egg-info

@@ -27,10 +27,10 @@ def big_study() -> Path:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--only", help="run one benchmark module (foundation, statistics, batch)")
+    ap.add_argument("--only", help="run one benchmark module (foundation, statistics, sobol, inference, batch)")
     ap.add_argument("--batch", action="store_true", help="also run the (slow) notebook batch benchmark")
     args = ap.parse_args()
-    names = ["foundation", "statistics"] + (["batch"] if args.batch or args.only == "batch" else [])
+    names = ["foundation", "statistics", "sobol", "inference"] + (["batch"] if args.batch or args.only == "batch" else [])
     if args.only:
         names = [args.only]
     study = big_study()

@@ -15,6 +15,8 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ _LAZY: dict[str, str] = {
     "validate": "validate", "ValidationReport": "validate",
     # errors
     "CvmError": "errors", "StudyError": "errors", "Problem": "errors", "AnalysisError": "errors",
-    "MissingDependencyError": "errors",
+    "MissingDependencyError": "errors", "NotFoundError": "errors", "InvalidValueError": "errors",
     # word equations
     "parse": "equations", "Equation": "equations", "EquationError": "equations", "normalize_phrase": "equations",
     # values and estimates
@@ -72,8 +74,32 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"cvm_kit.{mod}"), name)
 
 
+class _Package(types.ModuleType):
+    """The package module, keeping a function that shares its name with a submodule.
+
+    Importing ``cvm_kit.validate`` makes Python set the package attribute
+    ``validate`` to that submodule, which would hide the function
+    ``cvm.validate`` (likewise ``business_case``). Such names keep the
+    function; the submodule stays in ``sys.modules`` (``from cvm_kit.validate
+    import ...`` works as before).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (isinstance(value, types.ModuleType) and _LAZY.get(name) == name
+                and value.__name__ == f"{__name__}.{name}" and hasattr(value, name)):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def example_path(name: str = "pipe_coating") -> Path:
-    """Path of a bundled example study (``data/examples/<name>`` in the checkout).
+    """Path of a bundled example study.
+
+    An installed wheel's copy (``cvm_kit/_bundled/examples/<name>``, read with
+    :mod:`importlib.resources`), else ``data/examples/<name>`` in the checkout
+    (editable installs). Treat it as read-only: copy it to experiment.
 
     Examples
     --------
@@ -81,10 +107,13 @@ def example_path(name: str = "pipe_coating") -> Path:
     >>> cvm.example_path().name
     'pipe_coating'
     """
-    here = Path(__file__).resolve().parent
-    for base in (here.parent / "data" / "examples", here / "data" / "examples"):
-        if (base / name).exists():
+    from ._resources import candidates
+
+    looked = candidates("examples", "data/examples")
+    for base in looked:
+        if (base / name / "project.yaml").exists():
             return base / name
     from .errors import CvmError
 
-    raise CvmError(f"bundled example study {name!r} not found beside the package (looked in {here.parent / 'data' / 'examples'})")
+    raise CvmError(f"bundled example study {name!r} not found (looked in {' and '.join(str(b) for b in looked)}); "
+                   "reinstall cvm_kit")

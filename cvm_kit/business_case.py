@@ -13,22 +13,28 @@ Definitions (all figures per ``study.period``, in ``study.currency``):
 - a studied customer's price difference ``pd_i`` and net value ``nv_i`` come
   from :func:`cvm_kit.values.totals`; at the new price the price difference
   is ``pd_i + price_change``;
-- contribution per adopting customer: by default the price premium over the
-  alternative at the new price less any extra cost to serve,
-  ``pd_i + price_change - unit_cost`` (what switching a customer from the
-  alternative to the offering adds, e.g. when the supplier also sells the
-  alternative); if ``unit_margin_before`` is given, the supplier's own margin
-  per adopting customer at today's price, ``unit_margin_before + price_change``;
-- incremental revenue ``= A x mean(pd_i + price_change)`` (the premium over
-  the alternative's price); incremental contribution ``= A x mean(contribution)``;
-  incremental profit ``= incremental contribution - sum(change costs)``;
-- the customer's remaining incentive at the new price ``= mean(nv_i) -
-  price_change``: the net value left to the customer after the price change;
+- contribution per adopting customer ``C = contribution_per_customer +
+  price_change - unit_cost``: the supplier's own contribution margin (its
+  revenue from the customer less the variable cost of serving it) per
+  adopting customer at today's price, an input of the case (documented in
+  docs/format-extensions.md). It is never the customer's price difference
+  versus the alternative: that is what the customer pays more (or less) than
+  for the alternative, not what the supplier earns, and an offering that
+  costs the customer less would otherwise show a certain loss;
+- incremental contribution ``= A x C``; incremental profit ``= A x C -
+  sum(change costs)``; break-even ``= sum(change costs) / C`` adopting
+  customers (stated once). Without a contribution the profit is not
+  computed and the break-even is stated as the contribution each expected
+  adopter must bring, ``sum(change costs) / A``;
+- the customer's side: price difference ``pd_i`` and net value ``nv_i``
+  from :func:`cvm_kit.values.totals`; at the new price the price difference
+  is ``pd_i + price_change`` and the incentive left ``= nv_i - price_change``;
 - ranges: a seeded bootstrap over the target subsegment's studied customers
   (each draw resamples them with replacement, keeping each customer's price
   difference and net value together) gives the 5th, 50th and 95th
-  percentiles of every mean-based quantity and P(incremental profit > 0).
-  Adoption and costs are taken as given (they have no variance in the study).
+  percentiles of the customer-side means. The supplier's figures rest on
+  the case's inputs (adoption, contribution, costs), which have no spread
+  in the study: they are point figures, shown without a range.
 """
 
 from __future__ import annotations
@@ -52,10 +58,7 @@ ACTION_COLUMNS = ["action", "detail"]
 
 _PROFIT_LABELS = {
     "adopting_customers": "Expected adopting customers",
-    "price_difference_per_customer": "Price difference per customer, today",
-    "new_price_difference_per_customer": "Price difference per customer, new price",
-    "contribution_per_adopter": "Contribution per adopting customer",
-    "incremental_revenue": "Incremental revenue (premium over the alternative)",
+    "contribution_per_adopter": "Supplier's contribution per adopting customer",
     "incremental_contribution": "Incremental contribution",
     "change_costs": "Cost of the changes (resources)",
     "incremental_profit": "Incremental profit",
@@ -70,13 +73,16 @@ class BusinessCase:
     Attributes
     ----------
     profitability : DataFrame
-        ``quantity, label, mean, p5, p50, p95, p_positive`` (``mean`` is the
-        point estimate on the studied customers; ``p*`` bootstrap percentiles;
-        ``p_positive`` the share of draws above 0).
+        ``quantity, label, mean, p5, p50, p95, p_positive``: the supplier's
+        figures, from the case's inputs (``p5 = p50 = p95 = mean``, no
+        spread; NaN where the contribution is not given; ``p_positive`` is 1
+        or 0 for a known figure).
     incentive : DataFrame
-        ``quantity, label, mean, p5, p50, p95, ci_low, ci_high, n``: net value
-        today, the price change, the remaining incentive (mean and for a
-        single customer) and the share of customers keeping a positive one.
+        ``quantity, label, mean, p5, p50, p95, ci_low, ci_high, n``: the
+        customer's side: net value and price difference today, the price
+        change, the price difference at the new price, the remaining
+        incentive (mean and for a single customer) and the share of
+        customers keeping a positive one (``p*`` bootstrap percentiles).
     resources : DataFrame
         ``item, cost`` (plus any other columns given), cost per period.
     milestones : DataFrame
@@ -110,10 +116,36 @@ class BusinessCase:
     assumptions: pd.DataFrame
     draws: pd.DataFrame
 
+    contribution_given: bool = True
+
     @property
     def p_profit_positive(self) -> float:
-        """Share of bootstrap draws with an incremental profit above 0."""
+        """1 if the incremental profit is above 0, 0 if not, NaN without a contribution."""
         return float(self.profitability.set_index("quantity").at["incremental_profit", "p_positive"])
+
+    @property
+    def break_even_text(self) -> str:
+        """The break-even, in one sentence (the only place the rendering states it)."""
+        unit = f"{self.currency} per {self.period}"
+        costs = self.value("change_costs")
+        adopters = self.value("adopting_customers")
+        if not self.contribution_given:
+            if costs == 0:
+                return "Break-even: no change costs are listed, so any positive contribution is profit."
+            if adopters <= 0:
+                return f"Break-even: no adopting customers are expected, so the change costs of {_num(costs)} {unit} are not recovered."
+            return (f"Break-even: each of the {_num(adopters, 'adopting_customers')} expected adopting customers must "
+                    f"contribute at least {_num(costs / adopters)} {unit} to the supplier to cover the change "
+                    f"costs of {_num(costs)} {unit}.")
+        contrib = self.value("contribution_per_adopter")
+        if contrib <= 0:
+            return (f"Break-even: none; each adopting customer contributes {_num(contrib)} {unit}, so more adopters "
+                    "only add to the loss.")
+        if costs == 0:
+            return "Break-even: from the first adopting customer (no change costs are listed)."
+        return (f"Break-even: {_num(self.value('break_even_customers'), 'break_even_customers')} adopting customers "
+                f"(change costs {_num(costs)} / contribution {_num(contrib)} per adopter); "
+                f"{_num(adopters, 'adopting_customers')} are expected.")
 
     def value(self, quantity: str, column: str = "mean") -> float:
         """One figure of :attr:`profitability` or :attr:`incentive` by quantity name."""
@@ -121,27 +153,32 @@ class BusinessCase:
             hit = t.loc[t["quantity"] == quantity, column]
             if len(hit):
                 return float(hit.iloc[0])
-        raise KeyError(f"no quantity {quantity!r}; known: "
+        from .errors import NotFoundError
+
+        raise NotFoundError(f"no quantity {quantity!r}; known: "
                        f"{', '.join(list(self.profitability['quantity']) + list(self.incentive['quantity']))}")
 
     # -- rendering ----------------------------------------------------------
     def _sections(self) -> list[tuple[str, str | None, pd.DataFrame | None]]:
         """(heading, paragraph, table) in the order management reads them."""
         unit = f"{self.currency} per {self.period}"
-        profit = self.profitability
+        # the supplier's figures are point figures (no spread): one column; the break-even is in the text only
+        profit = self.profitability[self.profitability["quantity"] != "break_even_customers"]
         prof = pd.DataFrame({
             "Quantity": profit["label"],
-            "Estimate": [_num(v, q) for v, q in zip(profit["mean"], profit["quantity"])],
-            "5%": [_num(v, q) for v, q in zip(profit["p5"], profit["quantity"])],
-            "Median": [_num(v, q) for v, q in zip(profit["p50"], profit["quantity"])],
-            "95%": [_num(v, q) for v, q in zip(profit["p95"], profit["quantity"])],
+            "Estimate": [_num(v, q) if not (math.isnan(v) and q != "adopting_customers") else "not computed"
+                         for v, q in zip(profit["mean"], profit["quantity"])],
         })
         inc = self.incentive
+
+        def _end(v: float, q: str, lo: float, hi: float) -> str:
+            return "" if lo == hi else _num(v, q)  # no "range from X to X"
+
         inc_t = pd.DataFrame({
             "Quantity": inc["label"],
             "Estimate": [_num(v, q) for v, q in zip(inc["mean"], inc["quantity"])],
-            "5%": [_num(v, q) for v, q in zip(inc["p5"], inc["quantity"])],
-            "95%": [_num(v, q) for v, q in zip(inc["p95"], inc["quantity"])],
+            "5%": [_end(v, q, lo, hi) for v, q, lo, hi in zip(inc["p5"], inc["quantity"], inc["p5"], inc["p95"])],
+            "95%": [_end(v, q, lo, hi) for v, q, lo, hi in zip(inc["p95"], inc["quantity"], inc["p5"], inc["p95"])],
         })
         res = self.resources.copy()
         total = float(res["cost"].sum()) if len(res) else 0.0
@@ -153,12 +190,19 @@ class BusinessCase:
         acts = self.actions.rename(columns={"action": "Action", "detail": "Detail"})
         assum = self.assumptions.rename(columns={"parameter": "Parameter", "value": "Value", "meaning": "Meaning"})
         intro = (f"{self.offering} versus {self.alternative}, target subsegment {self.target_subsegment} "
-                 f"({self.study_name}). Figures in {unit}. Ranges: 5th to 95th percentile of {self.n_draws:,} "
-                 f"bootstrap draws over the {self.n_customers} studied customers of the subsegment with complete "
-                 f"values (seed {self.seed}).")
-        ppos = (f"Probability that the incremental profit is above 0: {self.p_profit_positive:.0%}. "
-                f"Expected incremental profit {_num(self.value('incremental_profit'))} {unit}, range "
-                f"{_num(self.value('incremental_profit', 'p5'))} to {_num(self.value('incremental_profit', 'p95'))}.")
+                 f"({self.study_name}). Figures in {unit}. The supplier's figures follow from the case's inputs "
+                 "(adoption, contribution per adopting customer, change costs); the customer's figures are "
+                 f"ranged by the 5th to 95th percentile of {self.n_draws:,} bootstrap draws over the "
+                 f"{self.n_customers} studied customers of the subsegment with complete values (seed {self.seed}).")
+        if self.contribution_given:
+            ppos = (f"Expected incremental profit {_num(self.value('incremental_profit'))} {unit}: "
+                    f"{_num(self.value('adopting_customers'), 'adopting_customers')} adopting customers x "
+                    f"{_num(self.value('contribution_per_adopter'))} contribution each, less "
+                    f"{_num(self.value('change_costs'))} of change costs. {self.break_even_text}")
+        else:
+            ppos = ("The supplier's contribution per adopting customer is not given (contribution_per_customer), "
+                    "so the incremental profit is not computed: the customer's price difference is not the "
+                    f"supplier's margin. {self.break_even_text}")
         return [
             ("Business case for change", intro, None),
             ("Profitability impact", ppos, prof),
@@ -305,6 +349,7 @@ def _pct(x: np.ndarray) -> tuple[float, float, float]:
 def business_case(study: Study, *, target_subsegment: str, market_customers: Mapping[str, int],
                   adoption_share: float, price_change: float,
                   change_costs: Mapping[str, float] | pd.DataFrame,
+                  contribution_per_customer: float | str | None = None,
                   unit_margin_before: float | None = None, unit_cost: float = 0.0,
                   draws: int = 10_000, seed: int | None = 0) -> BusinessCase:
     """Build the business case for change for one target subsegment.
@@ -329,15 +374,19 @@ def business_case(study: Study, *, target_subsegment: str, market_customers: Map
         The resources the change needs, each a cost per period (sales
         training, value calculators, pilot support ...); extra columns
         (owner, note) are kept. Costs must be >= 0.
+    contribution_per_customer : float, optional
+        The supplier's contribution margin (its revenue from the customer
+        less the variable cost of serving it) per adopting customer per
+        period at today's price. The price change is added to it. Text is
+        read as a number (empty: not given). When not given, the study's
+        ``business_case.contribution_per_customer`` (project.yaml) is used;
+        without either the profit figures are NaN and the break-even is
+        stated as the contribution each expected adopter must bring.
     unit_margin_before : float, optional
-        The supplier's contribution margin per adopting customer per period
-        at today's price, if known. Default: the contribution is the price
-        premium over the alternative (the study's price difference) less
-        ``unit_cost``.
+        Former name of ``contribution_per_customer`` (give one of them).
     unit_cost : float
-        Extra cost per adopting customer per period of supplying the
-        offering instead of the alternative (used only without
-        ``unit_margin_before``).
+        Extra cost per adopting customer per period the change brings (e.g.
+        on-site support), subtracted from the contribution.
     draws : int
         Bootstrap draws for the ranges (default 10,000).
     seed : int or None
@@ -347,13 +396,12 @@ def business_case(study: Study, *, target_subsegment: str, market_customers: Map
     -------
     BusinessCase
         With ``profitability`` (quantities ``adopting_customers,
-        price_difference_per_customer, new_price_difference_per_customer,
-        contribution_per_adopter, incremental_revenue,
-        incremental_contribution, change_costs, incremental_profit,
-        break_even_customers``; columns ``quantity, label, mean, p5, p50,
-        p95, p_positive``), ``incentive`` (quantities ``net_value_now,
-        price_change, incentive_at_new_price, incentive_single_customer,
-        share_with_positive_incentive``), ``resources``, ``milestones``,
+        contribution_per_adopter, incremental_contribution, change_costs,
+        incremental_profit, break_even_customers``; columns ``quantity,
+        label, mean, p5, p50, p95, p_positive``), ``incentive`` (quantities
+        ``net_value_now, price_difference_now, price_change,
+        price_difference_new, incentive_at_new_price,
+        incentive_single_customer, share_with_positive_incentive``), ``resources``, ``milestones``,
         ``actions``, ``concerns``, ``assumptions``, ``draws`` and
         ``to_markdown()`` / ``to_html()``. See the module docstring for the
         definitions.
@@ -372,9 +420,10 @@ def business_case(study: Study, *, target_subsegment: str, market_customers: Map
     >>> study = cvm.load_study(cvm.example_path())
     >>> sub = study.subsegment_ids[0]
     >>> case = business_case(study, target_subsegment=sub, market_customers={sub: 400}, adoption_share=0.1,
-    ...                      price_change=5000, change_costs={"Sales training": 50_000}, draws=2000)
-    >>> round(case.value("adopting_customers"), 1)
-    40.0
+    ...                      price_change=5000, change_costs={"Sales training": 50_000},
+    ...                      contribution_per_customer=20_000, draws=2000)
+    >>> round(case.value("adopting_customers"), 1), case.value("incremental_profit")
+    (40.0, 950000.0)
     """
     from .estimates import describe, summarize
     from .values import element_values, missing_inputs, totals
@@ -394,11 +443,16 @@ def business_case(study: Study, *, target_subsegment: str, market_customers: Map
         raise CvmError(f"business case: market_customers has no count for the target subsegment {target_subsegment!r}")
     share = _finite("adoption_share", adoption_share, low=0.0, high=1.0)
     pc = _finite("price_change", price_change)
-    margin = None if unit_margin_before is None else _finite("unit_margin_before", unit_margin_before)
+    if isinstance(contribution_per_customer, str) and not contribution_per_customer.strip():
+        contribution_per_customer = None
+    if contribution_per_customer is not None and unit_margin_before is not None:
+        raise CvmError("business case: give contribution_per_customer (unit_margin_before is its former name), "
+                       "not both")
+    given = contribution_per_customer if contribution_per_customer is not None else unit_margin_before
+    if given is None:  # the study's own figure (project.yaml business_case.contribution_per_customer)
+        given = study.business_case.get("contribution_per_customer")
+    margin = None if given is None else _finite("contribution_per_customer", given)
     ucost = _finite("unit_cost", unit_cost)
-    if margin is not None and ucost != 0:
-        raise CvmError("business case: give either unit_margin_before (the margin already net of costs) "
-                       "or unit_cost, not both")
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise CvmError(f"business case: draws must be a whole number >= 1, got {draws!r}")
     resources = _resources(change_costs)
@@ -414,41 +468,41 @@ def business_case(study: Study, *, target_subsegment: str, market_customers: Map
                             f"value ({len(sub_t)} studied; see `cvm values` for the missing inputs)")
     pd_i = complete["price_difference"].to_numpy(float)
     nv_i = complete["net_value"].to_numpy(float)
-    contrib_i = pd_i + pc - ucost if margin is None else np.full(n, margin + pc)
     adopters = market[target_subsegment] * share
 
-    # bootstrap: resample the studied customers, each keeping its own pair of figures
-    cols = np.column_stack([pd_i, nv_i, contrib_i, (nv_i - pc > 0).astype(float)])
+    # bootstrap: resample the studied customers, each keeping its own pair of figures (the customer's side)
+    cols = np.column_stack([pd_i, nv_i, (nv_i - pc > 0).astype(float)])
     boot = _bootstrap_means(cols, int(draws), seed)
-    pd_b, nv_b, contrib_b, pos_b = boot.T
-    profit_b = adopters * contrib_b - costs
-    with np.errstate(divide="ignore", invalid="ignore"):
-        be_b = np.where(contrib_b > 0, costs / contrib_b, np.nan)
-    contrib = float(contrib_i.mean())
+    pd_b, nv_b, pos_b = boot.T
+    # the supplier's side rests on the case's inputs only: point figures
+    contrib = math.nan if margin is None else margin + pc - ucost
     point = {
-        "adopting_customers": (adopters, np.full(int(draws), adopters)),
-        "price_difference_per_customer": (float(pd_i.mean()), pd_b),
-        "new_price_difference_per_customer": (float(pd_i.mean()) + pc, pd_b + pc),
-        "contribution_per_adopter": (contrib, contrib_b),
-        "incremental_revenue": (adopters * (float(pd_i.mean()) + pc), adopters * (pd_b + pc)),
-        "incremental_contribution": (adopters * contrib, adopters * contrib_b),
-        "change_costs": (costs, np.full(int(draws), costs)),
-        "incremental_profit": (adopters * contrib - costs, profit_b),
-        "break_even_customers": (costs / contrib if contrib > 0 else math.nan, be_b),
+        "adopting_customers": adopters,
+        "contribution_per_adopter": contrib,
+        "incremental_contribution": adopters * contrib,
+        "change_costs": costs,
+        "incremental_profit": adopters * contrib - costs,
+        "break_even_customers": costs / contrib if contrib > 0 else math.nan,
     }
     rows = []
-    for q, (m, d) in point.items():
-        rows.append((q, _PROFIT_LABELS[q], float(m), *_pct(d), float(np.mean(d > 0)) if q != "break_even_customers"
-                     else math.nan))
+    for q, m in point.items():
+        pos = math.nan if math.isnan(m) or q == "break_even_customers" else float(m > 0)
+        rows.append((q, _PROFIT_LABELS[q], float(m), float(m), float(m), float(m), pos))
     profitability = pd.DataFrame(rows, columns=PROFIT_COLUMNS)
 
     d_now = describe(nv_i)
     inc_i = nv_i - pc
     p_now = _pct(nv_b)
+    d_pd = describe(pd_i)
+    p_pd = _pct(pd_b)
     incentive = pd.DataFrame([
         ("net_value_now", "Net value per customer, today (mean)", d_now["mean"], *p_now,
          d_now["ci_low"], d_now["ci_high"], n),
+        ("price_difference_now", "Price difference versus the alternative per customer, today (mean)",
+         d_pd["mean"], *p_pd, d_pd["ci_low"], d_pd["ci_high"], n),
         ("price_change", "Price change per customer", pc, pc, pc, pc, pc, pc, n),
+        ("price_difference_new", "Price difference versus the alternative per customer, new price (mean)",
+         d_pd["mean"] + pc, *(v + pc for v in p_pd), d_pd["ci_low"] + pc, d_pd["ci_high"] + pc, n),
         ("incentive_at_new_price", "Incentive left at the new price (mean)", d_now["mean"] - pc,
          *(v - pc for v in p_now), d_now["ci_low"] - pc, d_now["ci_high"] - pc, n),
         ("incentive_single_customer", "Incentive left at the new price, one customer (spread)",
@@ -469,12 +523,13 @@ def business_case(study: Study, *, target_subsegment: str, market_customers: Map
                               columns=MILESTONE_COLUMNS)
     assumptions = _assumptions(study, target_subsegment, market, share, pc, margin, ucost, int(draws), seed, n)
     draws_df = pd.DataFrame({"draw": np.arange(int(draws)), "price_difference": pd_b, "net_value": nv_b,
-                             "contribution_per_adopter": contrib_b, "incremental_profit": profit_b})
+                             "contribution_per_adopter": contrib, "incremental_profit": point["incremental_profit"]})
     return BusinessCase(
         study_name=study.name, offering=study.offering, alternative=alternative,
         target_subsegment=target_subsegment, currency=study.currency, period=study.period, n_customers=n,
         n_draws=int(draws), seed=seed, profitability=profitability, incentive=incentive, resources=resources,
-        milestones=milestones, actions=actions, concerns=concerns, assumptions=assumptions, draws=draws_df)
+        milestones=milestones, actions=actions, concerns=concerns, assumptions=assumptions, draws=draws_df,
+        contribution_given=margin is not None)
 
 
 # the method's steps from a business case to realized value; the team fills owner, due, status
@@ -562,10 +617,11 @@ def _concerns(study: Study, sub: str, sub_t: pd.DataFrame, n: int, ssub: pd.Data
     if share_pos < 1:
         rows.append(("incentive", "new price", f"{1 - share_pos:.0%} of the studied customers would keep no "
                                                "incentive at the new price."))
-    p_pos = float(profitability.set_index("quantity").at["incremental_profit", "p_positive"])
-    if p_pos < 0.95:
+    profit = float(profitability.set_index("quantity").at["incremental_profit", "mean"])
+    if not math.isnan(profit) and profit <= 0:
         rows.append(("profitability", "incremental profit",
-                     f"Probability of a positive incremental profit is {p_pos:.0%} (below 95%)."))
+                     f"The incremental profit is {profit:,.0f} {unit.replace(' per customer', '')}: the change "
+                     "does not pay for itself at the expected adoption."))
     if resources.empty:
         rows.append(("resources", "change costs", "No resources listed: the cost of the change is taken as 0."))
     return pd.DataFrame(rows, columns=CONCERN_COLUMNS)
@@ -582,9 +638,11 @@ def _assumptions(study: Study, sub: str, market: Mapping[str, float], share: flo
         ("adoption share", f"{share:.1%}", "expected share of the target's market customers adopting"),
         ("price change", f"{pc:+,.2f}", f"{study.currency} per customer per {study.period}"),
         ("contribution per adopter",
-         f"{margin:,.2f} + price change" if margin is not None else
-         ("price difference + price change" + (f" - {ucost:,.2f}" if ucost else "")),
-         "supplier's margin given" if margin is not None else "premium over the alternative less extra cost to serve"),
+         (f"{margin:,.2f} + price change" + (f" - {ucost:,.2f}" if ucost else "")) if margin is not None
+         else "not given",
+         "the supplier's contribution margin per adopting customer at today's price (contribution_per_customer), "
+         "plus the price change, less any extra cost to serve" if margin is not None else
+         "give contribution_per_customer (the supplier's margin per adopting customer) to compute the profit"),
         ("ranges", f"{draws:,} bootstrap draws, seed {seed}", f"over {n} studied {sub} customers"),
     ]
     return pd.DataFrame(rows, columns=["parameter", "value", "meaning"])

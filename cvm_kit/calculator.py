@@ -5,9 +5,14 @@ and totals are live Excel formulas translated from the study's own word
 equations (:meth:`~cvm_kit.equations.Equation.to_excel`), so the workbook and
 cvm_kit never disagree:
 
-- ``Inputs``: every input phrase with its value (a studied customer's own, or
-  a subsegment's means), each value cell given an Excel defined name derived
-  from the phrase (``in_hours_lost_alternative``);
+- ``Inputs``: a scenario drop-down (named ``scenario``: the customer's own
+  inputs, or the subsegment's means, then conservative / base / optimistic =
+  the 10th / 50th / 90th percentile of each input across the subsegment's
+  customers, oriented so that conservative is the low-value side for the net
+  value: :func:`cvm_kit.values.input_scenarios`), then every input phrase
+  with an editable column per scenario and the value in use, a live formula
+  given an Excel defined name derived from the phrase
+  (``in_hours_lost_alternative``);
 - ``Elements``: derived quantities (named ``dq_...``), then each element's
   value (named ``el_<id>``), then the placeholders with their perceived range,
   never summed;
@@ -20,7 +25,12 @@ says so. Every formula first checks that its own inputs are numbers
 (``IF(COUNT(in_a,in_b)<2,NA(),...)``), so an element resting on an empty input
 shows ``#N/A``, and the totals too, just as cvm_kit leaves them missing;
 without that check Excel would silently read the empty cell as 0. A division
-by zero shows ``#DIV/0!`` (missing in cvm_kit as well).
+by zero or an overflow anywhere in an equation shows ``#N/A`` too
+(``IFERROR(..., NA())``), as cvm_kit leaves the value missing.
+
+Customer-safe: a customer's calculator holds that customer's inputs, notes
+and assumed values, the study's constants and equations, and its
+subsegment's statistics only; never another customer's id, figure or note.
 
 Cached results are written with every formula (XlsxWriter), so viewers that
 do not recalculate show cvm_kit's numbers. Study text is always written as
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -129,10 +140,18 @@ def _case(study: Study, customer: str | None, subsegment: str | None):
         in_sub = env.subsegments == sub
         for p in phrases:
             v = float(means.loc[sub, display.get(p, p)])
-            row[p] = v
             k = int((~np.isnan(env.values[p][in_sub])).sum()) if p in env.values else 0
-            if p in consts and not (study.measurements["phrase"].eq(p)
-                                    & study.measurements["customer_id"].isin(env.ids[in_sub])).any():
+            measured = bool((study.measurements["phrase"].eq(p)
+                             & study.measurements["customer_id"].isin(env.ids[in_sub])).any())
+            if k == 1 and measured:
+                # the "mean" of one customer is that customer's figure: withheld
+                row[p] = np.nan
+                info[p] = ("", f"only 1 of the {n} {sub} customers has a value (not shown: it is that customer's "
+                               "own figure); enter one" + ("" if needed(p, sub) else
+                                                          "; not needed for the points of parity here"))
+                continue
+            row[p] = v
+            if p in consts and not measured:
                 info[p] = (f"study constant ({consts[p].source or 'no source given'})", "")
             elif np.isnan(v) and not needed(p, sub):
                 info[p] = ("", f"not needed for {sub} customers (the elements using it are points of parity there)")
@@ -147,21 +166,68 @@ def _case(study: Study, customer: str | None, subsegment: str | None):
 
 
 def _guarded(eq: Equation, names: dict[str, str], input_names: dict[str, str]) -> str:
-    """The equation as an Excel formula that yields #N/A unless its own inputs are numbers."""
-    body = eq.to_excel(names)
+    """The equation as an Excel formula that yields #N/A unless it has a finite result.
+
+    ``COUNT`` checks that its own inputs are numbers (Excel would read an
+    empty cell as 0); ``IFERROR(..., NA())`` turns a division by zero or an
+    overflow anywhere inside (``#DIV/0!``, ``#NUM!``) into ``#N/A``, the same
+    "no value" cvm_kit gives. Excel never lets ``MAX``/``MIN`` absorb an error,
+    so, as in cvm_kit, no later step can hide one.
+    """
+    body = f"IFERROR({eq.to_excel(names)},NA())"
     direct = list(dict.fromkeys(input_names[p] for p in eq.phrases if p in input_names))
     if not direct:
         return "=" + body
     return f"=IF(COUNT({','.join(direct)})<{len(direct)},NA(),{body})"
 
 
-def _cached(value: float, leaves: list[str], env_values: dict[str, np.ndarray]) -> float | str:
-    """The value Excel would show: the number, or the error it would give."""
-    if np.isfinite(value):
-        return float(value)
-    if any(np.isnan(env_values.get(p, np.array([np.nan]))[0]) for p in leaves):
-        return "#N/A"
-    return "#DIV/0!"
+def _cached(value: float) -> float | str:
+    """The value Excel shows: the number, or ``#N/A`` (cvm_kit's missing value)."""
+    return float(value) if np.isfinite(value) else "#N/A"
+
+
+def _basis(sc: pd.Series, sub: str, first: str, pct: tuple[float, float, float]) -> str:
+    """What an input's scenario values are, in one line."""
+    from . import values as V
+
+    n = int(sc["n"])
+    if np.isnan(sc["p_mid"]):
+        return (f"{n} {sub} customer(s) with a value, fewer than {V.MIN_SCENARIO_CUSTOMERS}: "
+                f"every scenario keeps the {first.lower()} value")
+    low, mid, high = pct
+    side = {1: f"higher raises net value: Conservative = {low:g}th percentile",
+            -1: f"higher lowers net value: Conservative = {high:g}th percentile",
+            0: f"no effect on net value at the {mid:g}th percentiles: Conservative = {low:g}th percentile"}
+    return f"percentiles of {n} {sub} customers; {side[int(sc['direction'])]}"
+
+
+def _safe_assumptions(study: Study, customer: str | None, sub: str) -> pd.DataFrame:
+    """The assumptions a calculator may carry: study-level ones, plus the customer's own.
+
+    Team assumptions among measurements are per customer: a customer's
+    calculator lists that customer's only; a subsegment's calculator says
+    how many of its customers' values of each input are assumed, naming none.
+    """
+    from .estimates import assumptions
+
+    a = assumptions(study)
+    rows = [tuple(r) for r in a[a["kind"] != "measurement"].itertuples(index=False)]
+    m = study.measurements
+    m = m[m["source"] == "assumption"]
+    if customer is not None:
+        mine = m[m["customer_id"] == customer]
+        for var, val, note in zip(mine["variable"], mine["value"], mine["note"]):
+            rows.append(("measurement", f"{customer}: {var}",
+                         f"= {val:g} assumed by the team" + (f" ({note})" if note else "")))
+    else:
+        ids = study.customers.loc[study.customers["subsegment"] == sub, "customer_id"]
+        n = len(ids)
+        mine = m[m["customer_id"].isin(set(ids))]
+        for var, k in mine.groupby("phrase", sort=False)["customer_id"].nunique().items():
+            shown = mine.loc[mine["phrase"] == var, "variable"].iloc[0]
+            rows.append(("measurement", str(shown),
+                         f"{k} of the {n} {sub} customers' values are assumed by the team"))
+    return pd.DataFrame(rows, columns=list(a.columns))
 
 
 def _sum_cached(parts: list[float | str]) -> float | str:
@@ -172,7 +238,7 @@ def _sum_cached(parts: list[float | str]) -> float | str:
 
 
 def write_calculator(study: Study, path: str | Path, *, customer: str | None = None,
-                     subsegment: str | None = None) -> Path:
+                     subsegment: str | None = None, percentiles: Sequence[float] | None = None) -> Path:
     """Write the spreadsheet value calculator for a customer or a subsegment.
 
     Parameters
@@ -186,17 +252,33 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         A subsegment: the means of its customers' inputs
         (:func:`~cvm_kit.values.subsegment_input_means`). Default, when neither
         is given: the first subsegment of ``project.yaml``.
+    percentiles : three numbers, optional
+        The scenarios' low, mid and high percentiles (default the study
+        option ``scenario_percentiles``, else 10, 50, 90; see
+        :func:`cvm_kit.values.scenario_percentiles`).
 
     Returns
     -------
     Path
-        The workbook, with sheets ``Inputs`` (``phrase, value, kind, source,
-        note, Excel name``), ``Elements`` (derived quantities; ``element,
+        The workbook, with sheets ``Inputs`` (a scenario drop-down named
+        ``scenario``, then ``phrase, value, kind, source, note, Excel name``
+        and the editable scenario columns ``Customer`` (or ``Subsegment
+        mean``), ``Conservative``, ``Base``, ``Optimistic`` with their basis;
+        each ``value`` is a live formula picking the selected scenario's
+        column), ``Elements`` (derived quantities; ``element,
         name, category, status, value, equation``; placeholders with
         ``perceived low, perceived high``), ``Totals`` (``differential value,
         contention value, price difference, net value``) and ``Assumptions``
         (``kind, subject, assumption``). Value cells are live formulas with
-        cached results equal to :func:`cvm_kit.values.evaluate`.
+        cached results equal to :func:`cvm_kit.values.evaluate` (first
+        scenario selected).
+
+        Customer-safe: a customer's calculator holds that customer's inputs,
+        notes and assumptions, the study's constants and equations and
+        statistics of its subsegment only (the scenario percentiles, from at
+        least :data:`~cvm_kit.values.MIN_SCENARIO_CUSTOMERS` customers); a
+        subsegment's holds subsegment statistics only. No other customer's
+        id, figure or note is in any cell, name or document property.
 
     Raises
     ------
@@ -213,11 +295,11 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
     '.xlsx'
     """
     from . import values as V
-    from .estimates import assumptions
     from .io import atomic_file
 
     try:
         import xlsxwriter
+        from xlsxwriter.utility import xl_rowcol_to_cell
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise CvmError("XlsxWriter is needed to write the calculator workbook: pip install xlsxwriter") from exc
     try:
@@ -227,7 +309,6 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
 
     display = V._display_names(study)
     phrases = V.input_phrases(study)
-    leaves = V.leaf_phrases(study)
     consts = {normalize_phrase(c.name) for c in study.constants}
     derived_norm = [normalize_phrase(d.name) for d in study.derived]
     env = V.what_if_environment(study, inputs, sub)
@@ -249,32 +330,70 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         # ---- Inputs --------------------------------------------------------
         ws = wb.add_worksheet("Inputs")
         ws.write_string(0, 0, f"Value calculator: {study.offering} versus {study.alternative_for(sub)}", title)
+        low, mid, high = V.scenario_percentiles(study, percentiles)
+        n_sub = int((study.customers["subsegment"] == sub).sum())
+        first = "Customer" if customer is not None else "Subsegment mean"
+        options = [first, "Conservative", "Base", "Optimistic"]
         head = [("Study", study.name), ("For", label), ("Segment", study.segment),
                 ("Money", f"{study.currency} per customer per {study.period}"),
-                ("How to use", "Change the shaded values; the Elements and Totals sheets recalculate. "
-                               "An empty input makes the elements using it show #N/A (never a silent 0).")]
+                ("How to use", "Pick a scenario below and change the shaded values; the Elements and Totals "
+                               "sheets recalculate. An empty input makes the elements using it show #N/A "
+                               "(never a silent 0), as does a division by zero.")]
         for i, (k, v) in enumerate(head, start=1):
             ws.write_string(i, 0, k, bold)
             ws.write_string(i, 1, v)
-        hdr = len(head) + 2
-        for j, h in enumerate(("phrase", "value", "kind", "source", "note", "Excel name")):
+        srow = len(head) + 1
+        hdr = srow + 2
+        ws.write_string(srow, 0, "Scenario", bold)
+        ws.write_string(srow, 1, first, fill)
+        ws.data_validation(srow, 1, srow, 1, {
+            "validate": "list", "source": f"=$G${hdr + 1}:$J${hdr + 1}",
+            "input_title": "Scenario", "input_message": "Pick the inputs the values use",
+            "error_title": "Scenario", "error_message": "Pick one of the listed scenarios"})
+        wb.define_name("scenario", _ref("Inputs", srow, 1))
+        used.add("scenario")
+        # which column the values come from: compared with the column headers (no text in any formula)
+        heads = [xl_rowcol_to_cell(hdr, c, row_abs=True, col_abs=True) for c in range(6, 10)]
+        ws.write_formula(srow, 2, "=" + "".join(f"IF(scenario={h},{k}," for k, h in enumerate(heads, 1))
+                         + "NA()" + ")" * len(heads), None, 1)
+        wb.define_name("scenario_index", _ref("Inputs", srow, 2))
+        used.add("scenario_index")
+        own = "the customer's own values (constants where it has none)" if customer is not None \
+            else f"the means of the {n_sub} {sub} customers"
+        ws.write_string(srow, 3, f"{first}: {own}. Conservative / Base / Optimistic: the {low:g}th / {mid:g}th "
+                                 f"/ {high:g}th percentile of each input across the {sub} customers, oriented "
+                                 "so that Conservative is the low-value side for the net value.")
+        for j, h in enumerate(("phrase", "value", "kind", "source", "note", "Excel name", *options,
+                               "scenario basis")):
             ws.write_string(hdr, j, h, bold)
+        scen = V.input_scenarios(study, sub, (low, mid, high)).set_index("phrase")
         input_names: dict[str, str] = {}
         for i, p in enumerate(phrases, start=hdr + 1):
             shown = display.get(p, p)
             name = excel_name("in", shown, used)
             input_names[p] = names[p] = name
             v = float(inputs.iloc[0][shown])
+            sc = scen.loc[shown]
+            has_spread = not np.isnan(sc["p_mid"])
+            column = [v] + ([float(sc[k]) for k in V.SCENARIOS] if has_spread else [v, v, v])
             ws.write_string(i, 0, shown)
-            if np.isnan(v):
-                ws.write_blank(i, 1, None, fill)
-            else:
-                ws.write_number(i, 1, v, fill)
+            # the selected column's value; an empty (or text) cell is #N/A, never read as 0
+            cells = [xl_rowcol_to_cell(i, c) for c in range(6, 10)]
+            guarded = [f"IF(ISNUMBER({c}),{c},NA())" for c in cells]
+            pick = "".join(f"IF(scenario_index={k},{g}," for k, g in enumerate(guarded[:-1], 1)) + guarded[-1] \
+                + ")" * (len(guarded) - 1)
+            ws.write_formula(i, 1, "=" + pick, money, _cached(v))
             ws.write_string(i, 2, "study constant" if p in consts else "input")
             src, note = info.get(p, ("", ""))
             ws.write_string(i, 3, src)
             ws.write_string(i, 4, note)
             ws.write_string(i, 5, name)
+            for c, x in enumerate(column, start=6):
+                if np.isnan(x):
+                    ws.write_blank(i, c, None, fill)
+                else:
+                    ws.write_number(i, c, x, fill)
+            ws.write_string(i, 10, _basis(sc, sub, first, (low, mid, high)))
             wb.define_name(name, _ref("Inputs", i, 1))
         ws.set_column(0, 0, 44)
         ws.set_column(1, 1, 14)
@@ -282,6 +401,8 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         ws.set_column(3, 3, 34)
         ws.set_column(4, 4, 50)
         ws.set_column(5, 5, 34)
+        ws.set_column(6, 9, 14)
+        ws.set_column(10, 10, 60)
         ws.freeze_panes(hdr + 1, 1)
         ws.protect("", {"format_columns": True})
 
@@ -300,9 +421,8 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
                 name = excel_name("dq", d.name, used)
                 names[dn] = name
                 es.write_string(r, 0, d.name)
-                lv = [q for p in d.equation.phrases for q in leaves.get(p, (p,))]
                 es.write_formula(r, 4, _guarded(d.equation, names, input_names), money,
-                                 _cached(float(env.values[dn][0]), lv, env.values))
+                                 _cached(float(env.values[dn][0])))
                 es.write_string(r, 5, d.equation.text)
                 wb.define_name(name, _ref("Elements", r, 4))
                 r += 1
@@ -327,8 +447,7 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
                 cached = "#N/A"
                 es.write_formula(r, 4, "=NA()", money, cached)
             else:
-                lv = [q for p in e.equation.phrases for q in leaves.get(p, (p,))]
-                cached = _cached(float(results[e.id]), lv, env.values)
+                cached = _cached(float(results[e.id]))
                 es.write_formula(r, 4, _guarded(e.equation, names, input_names), money, cached)
             es.write_string(r, 5, e.equation.text if e.equation is not None else "")
             wb.define_name(name, _ref("Elements", r, 4))
@@ -365,12 +484,13 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         ts = wb.add_worksheet("Totals")
         ts.write_string(0, 0, f"Totals for {label}", title)
         ts.write_string(1, 0, f"{study.currency} per customer per {study.period}, versus {study.alternative_for(sub)}")
+        ts.write_string(2, 0, "scenario", bold)
+        ts.write_formula(2, 1, "=scenario", None, first)
         quant = [(n, c) for st, n, c in element_cells if st in ("difference", "contention")]
         cont = [(n, c) for st, n, c in element_cells if st == "contention"]
         if study.price is not None:
-            lv = [q for p in study.price.phrases for q in leaves.get(p, (p,))]
             price_formula = _guarded(study.price, names, input_names)
-            price_cached = _cached(float(results["price_difference"]), lv, env.values)
+            price_cached = _cached(float(results["price_difference"]))
         else:
             price_formula, price_cached = "=0", 0.0
         diff_cached = _sum_cached([c for _, c in quant])
@@ -407,7 +527,7 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         # ---- Assumptions ---------------------------------------------------
         ash = wb.add_worksheet("Assumptions")
         ash.write_string(0, 0, "Assumptions the values rest on", title)
-        a = assumptions(study)
+        a = _safe_assumptions(study, customer, sub)
         for j, h in enumerate(a.columns):
             ash.write_string(2, j, str(h), bold)
         for i, row in enumerate(a.itertuples(index=False), start=3):
@@ -416,5 +536,8 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         ash.set_column(0, 0, 12)
         ash.set_column(1, 1, 40)
         ash.set_column(2, 2, 90)
+        # document properties: set explicitly, naming nothing beyond the study and this calculator
+        wb.set_properties({"title": f"Value calculator: {study.offering}", "subject": label,
+                           "author": "", "company": "", "comments": ""})
         wb.close()
     return path

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import html
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
@@ -59,7 +59,8 @@ def _resolve_subsegment(study: Study, customer: str | None, subsegment: str | No
     return study.subsegment_ids[0]
 
 
-def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: str | None = None) -> pd.DataFrame:
+def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: str | None = None,
+                      scenario: str | None = None, percentiles: Sequence[float] | None = None) -> pd.DataFrame:
     """Every input the calculator needs, pre-filled.
 
     The pre-fill of a phrase is, in this order: the customer's own
@@ -67,6 +68,13 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
     study-wide agreed figure, not other customers' overrides of it), the mean
     of the subsegment's customers (:func:`cvm_kit.values.subsegment_input_means`);
     a phrase with none of these stays missing (NaN), never 0.
+
+    With a ``scenario`` (``conservative``, ``base``, ``optimistic``) every
+    input takes instead that scenario's value from the subsegment's observed
+    spread (:func:`cvm_kit.values.input_scenarios`: by default the 10th /
+    50th / 90th percentile, oriented so that conservative is the low-value
+    side for the net value); an input with too few customers for
+    percentiles keeps its pre-fill.
 
     Parameters
     ----------
@@ -77,13 +85,18 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
     subsegment : str, optional
         The subsegment whose means fill the gaps and whose statuses (parity)
         apply; default the customer's subsegment, else the first one.
+    scenario : str, optional
+        ``conservative``, ``base`` or ``optimistic`` (None: the pre-fill).
+    percentiles : three numbers, optional
+        The scenarios' percentiles (default the study option, else 10, 50, 90).
 
     Returns
     -------
     DataFrame
         ``phrase, value, source, used_by, needed``: ``phrase`` as written in
         the equations; ``source`` is ``customer``, ``constant``,
-        ``subsegment mean`` or ``missing``; ``used_by`` lists the elements
+        ``subsegment mean`` or ``missing`` (or, in a scenario, e.g.
+        ``conservative: 90th percentile of big``); ``used_by`` lists the elements
         (and ``price``) resting on it; ``needed`` is False when every user is
         a point of parity in the subsegment (the input then changes nothing).
 
@@ -97,6 +110,13 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
     ['constant', 'subsegment mean']
     """
     sub = _resolve_subsegment(study, customer, subsegment)
+    scen = None
+    if scenario is not None:
+        key = str(scenario).strip().casefold()
+        if key not in V.SCENARIOS:
+            raise CvmError(f"scenario {scenario!r}: expected one of {', '.join(V.SCENARIOS)}")
+        pct = V.scenario_percentiles(study, percentiles)
+        scen = V.input_scenarios(study, sub, pct).set_index("phrase")
     display = V._display_names(study)
     users = V._phrase_users(study)
     consts = {normalize_phrase(c.name): float(c.value) for c in study.constants}
@@ -117,6 +137,11 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
         else:
             m = float(means.at[sub, name]) if name in means.columns else math.nan
             value, source = (m, "subsegment mean") if not math.isnan(m) else (math.nan, "missing")
+        if scen is not None and name in scen.index and not math.isnan(scen.at[name, key]):
+            sc = scen.loc[name]
+            which = {1: (0, 2), -1: (2, 0), 0: (0, 2)}[int(sc["direction"])]
+            q = {"conservative": pct[which[0]], "base": pct[1], "optimistic": pct[which[1]]}[key]
+            value, source = float(sc[key]), f"{key}: {q:g}th percentile of {sub}"
         u = users.get(p, [])
         rows.append((name, value, source, ", ".join(u), bool(V._needed_for(study, u, sub))))
     return pd.DataFrame(rows, columns=INPUT_COLUMNS)
@@ -189,7 +214,8 @@ def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subse
         with NaN value, never summed), then the ``total`` rows
         ``differential_value``, ``contention_value`` (already inside the
         differential value), ``price_difference`` and ``net_value``.
-        ``missing_inputs`` names the inputs a missing value waits for.
+        ``missing_inputs`` names the inputs a missing value waits for, and
+        any step with no finite result (``division by zero in [a] / [b]``).
 
     Raises
     ------
@@ -211,6 +237,9 @@ def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subse
     display = V._display_names(study)
     frame = pd.DataFrame({display.get(p, p): [v] for p, v in given.items()}, index=pd.Index([0]))
     out = V.evaluate(study, frame, subsegment=subsegment).iloc[0]
+    env = V.what_if_environment(study, frame, subsegment)
+    why = {k: a[3][0] for k, a in V._element_arrays(study, env).items()}  # division by zero, overflow
+    why["price"] = V._price_arrays(study, env)[1][0]
     leaves = V.leaf_phrases(study)
     consts = {normalize_phrase(c.name) for c in study.constants}
     rows = []
@@ -222,10 +251,14 @@ def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subse
         status = e.status_for(subsegment)
         miss = [] if status == "parity" or e.equation is None else \
             _missing_for(list(e.equation.phrases), leaves, given, consts, display)
+        if why.get(e.id):
+            miss.append(why[e.id])
         if status in SUMMED:
             all_missing.extend(miss)
         rows.append((e.id, e.name, "element", status, float(out[e.id]), "; ".join(miss)))
     price_miss = _missing_for(list(study.price.phrases), leaves, given, consts, display) if study.price else []
+    if why["price"]:
+        price_miss.append(why["price"])
     diff_miss = "; ".join(dict.fromkeys(all_missing))
     for key, label in TOTAL_LABELS.items():
         miss = {"differential_value": diff_miss, "contention_value": "",
@@ -348,6 +381,7 @@ def _calculator_class(widgets: Any) -> type:
         Attributes for code and tests: ``inputs`` (phrase -> FloatText),
         ``result`` (last :func:`calculate` table), ``waterfall`` (last
         :func:`waterfall_table`), ``customer`` and ``subsegment`` (Dropdowns),
+        ``scenario`` (ToggleButtons: the pre-fill, conservative, base, optimistic),
         ``alternative_price`` (FloatText), ``table`` (HTML), ``chart`` (Output),
         ``unset`` (phrases with no value on file, missing until edited).
         """
@@ -365,6 +399,10 @@ def _calculator_class(widgets: Any) -> type:
                 value=sub, description="Subsegment")
             self.alternative_price = widgets.FloatText(value=0.0, description="Alternative's price",
                                                        style={"description_width": "initial"})
+            # the same scenarios as the Excel calculator: the pre-fill, then the subsegment's spread
+            self.scenario = widgets.ToggleButtons(
+                options=[("Customer" if customer else "Pre-fill", ""), ("Conservative", "conservative"),
+                         ("Base", "base"), ("Optimistic", "optimistic")], value="", description="Scenario")
             self.inputs: dict[str, Any] = {}
             self.unset: set[str] = set()
             self._hidden: dict[str, float] = {}
@@ -377,16 +415,18 @@ def _calculator_class(widgets: Any) -> type:
             self.customer.observe(self._on_customer, names="value")
             self.subsegment.observe(self._on_subsegment, names="value")
             self.alternative_price.observe(lambda _c: self.recompute(), names="value")
+            self.scenario.observe(lambda _c: self._fill(), names="value")
             title = widgets.HTML(f"<h4>Value calculator: {html.escape(study.offering)}</h4>")
-            self.children = [title, widgets.HBox([self.customer, self.subsegment]), self.alternative_price,
-                             self.inputs_box, self.table, self.chart]
+            self.children = [title, widgets.HBox([self.customer, self.subsegment]), self.scenario,
+                             self.alternative_price, self.inputs_box, self.table, self.chart]
             self._fill()
 
         # -- state ----------------------------------------------------------
         def _fill(self) -> None:
             """(Re)build the input fields for the current customer and subsegment, then recompute."""
             cust = self.customer.value or None
-            table = calculator_inputs(self.study, customer=cust, subsegment=self.subsegment.value)
+            table = calculator_inputs(self.study, customer=cust, subsegment=self.subsegment.value,
+                                      scenario=self.scenario.value or None)
             self.inputs, self.unset, self._hidden = {}, set(), {}
             rows = []
             for r in table.itertuples(index=False):
@@ -477,7 +517,9 @@ def value_calculator(study: Study, *, customer: str | None = None, subsegment: s
 
     One number field per input the subsegment's equations need, labelled by
     its phrase and pre-filled as :func:`calculator_inputs` says; dropdowns
-    for the customer (or a new prospect) and the subsegment; the element
+    for the customer (or a new prospect) and the subsegment; scenario
+    buttons (the pre-fill, conservative, base, optimistic: the subsegment's
+    percentiles, as in the Excel calculator) that refill the fields; the element
     values, differential value, price difference and net value, and the
     value waterfall, updated on every change.
 

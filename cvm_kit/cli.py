@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .cli_common import emit_csv, load, out_option, plain, study_argument, warn
+from .cli_common import emit_csv, load, out_option, plain, plain_streams, study_argument, warn
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,7 +38,8 @@ def validate(study: Path | None) -> None:
     if not report.ok:
         for p in report.errors + report.warnings:
             warn(str(p))
-        raise SystemExit(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {plain(report.path)}")
+        raise SystemExit(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {plain(report.path)} "
+                         "(the study format: docs/study-format.md in the cvm_kit repository)")
     click.echo(plain(report.summary()))
     for p in report.warnings:
         click.echo(plain(p))
@@ -49,26 +50,30 @@ def validate(study: Path | None) -> None:
 @out_option
 def values(study: Path | None, output: Path | None) -> None:
     """Each element's value per customer (CSV); missing inputs reported on stderr."""
-    from .values import element_values
+    from .values import element_values, missing_text
 
     s = load(study)
     v = element_values(s)
     for row in v[v["missing_inputs"] != ""].itertuples(index=False):
-        why = row.missing_inputs if row.missing_inputs.startswith("(") else \
-            "missing " + ", ".join(f"[{p}]" for p in row.missing_inputs.split("; "))
-        warn(f"{row.customer_id}: {row.element_id} left empty, {why}")
+        warn(f"{row.customer_id}: {row.element_id} left empty, {missing_text(row.missing_inputs)}")
     emit_csv(v[["customer_id", "subsegment", "element_id", "status", "value", "weakest_source"]], output)
 
 
 @cli.command()
 @study_argument
 @out_option
-def summary(study: Path | None, output: Path | None) -> None:
+@click.option("--bootstrap", is_flag=True, help="Also a BCa bootstrap interval beside each t interval "
+              "(boot_low, boot_high, boot_method; percentile where BCa degenerates).")
+@click.option("--resamples", type=click.IntRange(min=100), default=9999, show_default=True,
+              help="Bootstrap resamples per row (with --bootstrap).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap (with --bootstrap).")
+def summary(study: Path | None, output: Path | None, bootstrap: bool = False, resamples: int = 9999,
+            seed: int = 0) -> None:
     """Per element and subsegment (and all): n, mean, sd, se, 95% t interval, min, max."""
     from .estimates import summarize
 
     s = load(study)
-    emit_csv(summarize(s), output)
+    emit_csv(summarize(s, bootstrap=bootstrap, n_resamples=resamples, seed=seed), output)
 
 
 @cli.command()
@@ -96,7 +101,7 @@ def tables(study: Path | None, out: Path | None) -> None:
     s = load(study)
     folder = out if out is not None else Path("reports") / s.label / "tables"
     for path in write_tables(s, folder):
-        click.echo(f"wrote {path}")
+        click.echo(plain(f"wrote {path}"))
 
 
 # Stage commands live in their own modules; each has register(group).
@@ -112,7 +117,20 @@ for _name in ("cli_statistics", "cli_tools", "cli_documenter", "cli_research", "
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``cvm``: run the CLI, print user errors without a traceback."""
+    """Entry point of ``cvm``: run the CLI, print user errors without a traceback.
+
+    While it runs, standard output and error replace control characters
+    (:func:`~cvm_kit.cli_common.plain_streams`): study text printed by any
+    command cannot drive the terminal.
+    """
+    streams = plain_streams()
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str] | None) -> int:
     from .errors import CvmError
 
     try:
@@ -122,19 +140,19 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.Abort:
+    except click.Abort as exc:
         click.echo("aborted", err=True)
-        return 1
+        return 130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1  # Ctrl-C: 128 + SIGINT
     except CvmError as exc:
         click.echo(plain(f"error: {exc}"), err=True)
         return 1
     except SystemExit as exc:
         if isinstance(exc.code, str):
-            click.echo(exc.code, err=True)
+            click.echo(plain(exc.code), err=True)
             return 1
         return int(exc.code or 0)
     except (OSError, UnicodeError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(plain(f"error: {exc}"), err=True)
         return 1
     return 0
 

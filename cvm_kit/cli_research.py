@@ -40,6 +40,13 @@ def _text_table(df, columns: list[str] | None = None, max_width: int = 60) -> st
     return d.to_string(index=False)
 
 
+def _plan_lines(study) -> list[str]:
+    """One line per subsegment on net value from :func:`cvm_kit.planning.plan` (issue 15)."""
+    from .planning import plan, plan_notes
+
+    return plan_notes(plan(study)) or ["no subsegment has a net value yet"]
+
+
 @click.command()
 @study_argument
 @out_option
@@ -72,6 +79,8 @@ def fieldwork(study: Path | None, output: Path | None, today: str | None) -> Non
     out += ["", "Per subsegment (the method asks six to eight customers with data per subsegment):",
             _text_table(subs, ["subsegment", "customers", "not_in_log", "invited", "agreed", "visited",
                                "data_received", "declined", "inputs_complete", "flag"]),
+            "", "Precision plan on net value (95% interval; `cvm plan` for every element):",
+            *(_plain(line) for line in _plan_lines(s)),
             "", "Per customer:",
             _text_table(cust, ["customer_id", "subsegment", "stage", "last_step", "last_date", "next_step",
                                "next_date", "overdue", "with"]),

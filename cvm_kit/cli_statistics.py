@@ -37,13 +37,34 @@ def compare(study: Path | None, output: Path | None, permutations: int, seed: in
 @click.option("--of", "of", type=click.Choice(["net", "differential"]), default="net", show_default=True,
               help="The outcome.")
 @click.option("--subsegment", default=None, help="Only this subsegment's customers (default: all).")
+@click.option("--method", type=click.Choice(["oat", "sobol"]), default="oat", show_default=True,
+              help="oat: one factor at a time (tornado table); sobol: Sobol first- and total-order indices of "
+                   "each input variable, drawn from its observed values across each subsegment's customers "
+                   "(columns subsegment, of, factor, S1, S1_conf, ST, ST_conf).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the Sobol sample and bootstrap (--method sobol).")
+@click.option("--samples", type=click.IntRange(min=2), default=4096, show_default=True,
+              help="Base samples N of the Sobol design, a power of 2 (--method sobol).")
 @out_option
-def tornado(study: Path | None, by: str, range_: str, of: str, subsegment: str | None, output: Path | None) -> None:
-    """One-at-a-time sensitivity of a typical customer's value (tornado table, widest swing first)."""
+def tornado(study: Path | None, by: str, range_: str, of: str, subsegment: str | None, method: str, seed: int,
+            samples: int, output: Path | None) -> None:
+    """One-at-a-time sensitivity of a typical customer's value (tornado table, widest swing first),
+    or with --method sobol its global sensitivity (Sobol indices per subsegment)."""
+    s = load(study)
+    if method == "sobol":
+        from .sensitivity import sobol_indices
+
+        out = sobol_indices(s, of=of, subsegment=subsegment, samples=samples, seed=seed)
+        warn(f"method: {out.attrs['assumption']}")
+        for note in out.attrs.get("notes", []):
+            warn(f"note: {note}")
+        emit_csv(out, output)
+        return
     from .sensitivity import tornado as _tornado
 
-    s = load(study)
-    emit_csv(_tornado(s, by=by, range=range_, of=of, subsegment=subsegment), output)
+    t = _tornado(s, by=by, range=range_, of=of, subsegment=subsegment)
+    warn(t.attrs.get("base_case", ""))
+    emit_csv(t, output)
 
 
 @click.command()

@@ -7,13 +7,22 @@ a period, and what was later documented with that customer) and compares:
   realization rate and the gap, beside the study's estimate;
 - :func:`value_case_history` one customer's rows over time, cumulated;
 - :func:`delivery_by_element` across customers: which elements deliver what
-  was promised.
+  was promised;
+- :func:`documented_rate` the share of customers (or rows) whose realized
+  value meets what was promised to them, with its Wilson interval.
+
+What was promised is the customer's own promise (``promised``, and the
+optional promised range ``promised_low`` / ``promised_high``, see
+docs/format-extensions.md), never the subsegment's mean: a row is ``inside``,
+``below`` or ``above`` its promised range, or ``met`` / ``below`` a point
+promise.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from .errors import AnalysisError, CvmError
@@ -22,7 +31,10 @@ from .study import Study
 REALIZED_COLUMNS = "customer_id, element_id, period_start, period_end, promised, realized, source, note"
 DOCUMENT_COLUMNS = ["customer_id", "subsegment", "element_id", "element", "period_start", "period_end",
                     "promised", "realized", "realization_rate", "gap", "source", "note",
-                    "estimate", "estimate_for_period"]
+                    "estimate", "estimate_for_period", "promised_low", "promised_high", "vs_promise",
+                    "meets_promise"]
+RATE_COLUMNS = ["element_id", "element", "unit", "n", "met", "rate", "ci_low", "ci_high", "confidence", "method"]
+RANGE_COLUMNS = ("promised_low", "promised_high")
 HISTORY_COLUMNS = DOCUMENT_COLUMNS + ["cum_promised", "cum_realized", "cum_rate"]
 DELIVERY_COLUMNS = ["element_id", "element", "n_customers", "n_rows", "total_promised", "total_realized",
                     "overall_rate", "mean_rate", "median_rate", "share_at_or_above", "total_gap",
@@ -89,6 +101,71 @@ def _rate(realized: pd.Series, promised: pd.Series) -> pd.Series:
     return (realized.astype(float) / p.where(p != 0)).astype(float)
 
 
+def _promised_range(r: pd.DataFrame, label: str) -> tuple[pd.Series, pd.Series]:
+    """The optional promised range of realized.csv as numbers; a located error for anything else."""
+    from .errors import Problem, StudyError
+
+    lines = r["line"] if "line" in r.columns else pd.Series(range(2, len(r) + 2), index=r.index)
+    out = []
+    for col in RANGE_COLUMNS:
+        if col not in r.columns:
+            out.append(pd.Series(math.nan, index=r.index, dtype=float))
+            continue
+        vals = []
+        for text, line in zip(r[col], lines):
+            t = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text).strip()
+            if t == "":
+                vals.append(math.nan)
+                continue
+            try:
+                x = float(t)
+            except ValueError:
+                x = math.nan
+            if not math.isfinite(x):
+                raise StudyError([Problem(label, f"line {line}, column {col}",
+                                          f"{t[:60]!r} is not a number; expected the low (or high) end of the "
+                                          "value promised to the customer, or empty")])
+            vals.append(x)
+        out.append(pd.Series(vals, index=r.index, dtype=float))
+    low, high = out
+    bad = (low > high).to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise StudyError([Problem(label, f"line {lines.iloc[i]}, columns promised_low, promised_high",
+                                  f"the low end {low.iloc[i]:g} is above the high end {high.iloc[i]:g}; "
+                                  "expected low <= high")])
+    return low, high
+
+
+def _vs_promise(realized: np.ndarray, promised: np.ndarray, low: np.ndarray, high: np.ndarray) -> tuple[list, list]:
+    """Each row's realized value against its promise: (inside|below|above|met|'' , met True/False/None).
+
+    With a promised range (either end given), ``below`` the low end,
+    ``above`` the high end, else ``inside``; the promise is met unless below.
+    With only a point promise: ``met`` when realized >= promised, else ``below``.
+    """
+    text, met = [], []
+    for x, p, lo, hi in zip(realized, promised, low, high):
+        if math.isnan(x):
+            text.append("")
+            met.append(None)
+        elif not (math.isnan(lo) and math.isnan(hi)):
+            if not math.isnan(lo) and x < lo:
+                text.append("below")
+            elif not math.isnan(hi) and x > hi:
+                text.append("above")
+            else:
+                text.append("inside")
+            met.append(text[-1] != "below")
+        elif not math.isnan(p):
+            text.append("met" if x >= p else "below")
+            met.append(x >= p)
+        else:
+            text.append("")
+            met.append(None)
+    return text, met
+
+
 def document_value(study: Study) -> pd.DataFrame:
     """Promised versus realized value per customer, element and period.
 
@@ -111,6 +188,14 @@ def document_value(study: Study) -> pd.DataFrame:
         it to the documented period (:func:`period_fraction`: calendar months
         for a year, half-year, quarter or month, else days), NaN without both
         dates or for an unknown period word. Dates are ``datetime64`` (NaT when empty).
+        ``promised_low, promised_high`` are the optional promised range of
+        realized.csv (NaN when not given; either end may be open).
+        ``vs_promise`` compares the realized value with what was promised to
+        *this customer*: ``inside``, ``below`` or ``above`` the promised
+        range when one is given, else ``met`` (realized >= promised) or
+        ``below``; empty without a realized value or any promise.
+        ``meets_promise`` is True/False (None when unknown): not below the
+        promise (its low end for a range).
 
     Raises
     ------
@@ -150,6 +235,13 @@ def document_value(study: Study) -> pd.DataFrame:
     out["estimate"] = means.reindex(keys).to_numpy(float)
     out["estimate_for_period"] = out["estimate"] * period_fraction(out["period_start"], out["period_end"],
                                                                    study.period).to_numpy(float)
+    low, high = _promised_range(r, "realized.csv")
+    out["promised_low"] = low.to_numpy(float)
+    out["promised_high"] = high.to_numpy(float)
+    text, met = _vs_promise(out["realized"].to_numpy(float), out["promised"].to_numpy(float),
+                            out["promised_low"].to_numpy(float), out["promised_high"].to_numpy(float))
+    out["vs_promise"] = pd.Series(text, dtype=object).to_numpy(object)
+    out["meets_promise"] = pd.Series(met, dtype=object).to_numpy(object)
     return out[DOCUMENT_COLUMNS]
 
 
@@ -259,8 +351,85 @@ def delivery_by_element(study: Study, documented: pd.DataFrame | None = None) ->
     return pd.DataFrame(rows, columns=DELIVERY_COLUMNS)
 
 
+def documented_rate(study: Study, documented: pd.DataFrame | None = None, *, by: str = "customer",
+                    confidence: float = 0.95) -> pd.DataFrame:
+    """The documented rate: the share of customers (or rows) whose realized value meets the promise.
+
+    Parameters
+    ----------
+    study : Study
+    documented : DataFrame, optional
+        :func:`document_value` output (computed if omitted).
+    by : {"customer", "row"}
+        ``customer``: per element, a customer meets its promise when its
+        realized values summed over its documented periods reach its
+        promises summed the same way (the low end of a promised range where
+        one is given); in the ``all`` row, when it does so on every element
+        documented with it. ``row``: each documented row counts once
+        (:func:`document_value`'s ``meets_promise``).
+    confidence : float
+        Level of the Wilson score interval
+        (:func:`statsmodels.stats.proportion.proportion_confint`, ``method="wilson"``),
+        which stays inside 0..1 and is usable with the few customers a
+        documenter has.
+
+    Returns
+    -------
+    DataFrame
+        ``element_id, element, unit, n, met, rate, ci_low, ci_high,
+        confidence, method``: one row per documented element (project.yaml
+        order), then ``element_id = "all"`` across elements. ``n`` counts the
+        customers (or rows) with a realized value and a promise; ``rate =
+        met / n`` (NaN when n is 0).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit.documenter import documented_rate
+    >>> r = documented_rate(cvm.load_study(cvm.example_path()))
+    >>> bool(((r["ci_low"] <= r["rate"]) & (r["rate"] <= r["ci_high"])).all())
+    True
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    if by not in ("customer", "row"):
+        raise CvmError(f"by must be 'customer' or 'row', got {by!r}")
+    if not 0 < confidence < 1:
+        raise CvmError(f"confidence must be between 0 and 1, got {confidence!r}")
+    d = documented if documented is not None else document_value(study)
+    d = d[d["meets_promise"].notna()]
+    floor = d["promised_low"].where(d["promised_low"].notna(),
+                                    d["promised"].where(d["promised_high"].isna()))
+
+    def per_customer(x: pd.DataFrame) -> pd.Series:
+        # a customer with only an upper bound promised (no low end, no point) always meets it
+        g = x.assign(_floor=floor.reindex(x.index).fillna(-np.inf)).groupby("customer_id", sort=False)
+        return g["realized"].sum() >= g["_floor"].sum()
+
+    rows = []
+    names = {e.id: e.name for e in study.elements}
+    groups = [(e.id, d[d["element_id"] == e.id]) for e in study.elements if (d["element_id"] == e.id).any()]
+    for eid, x in groups + [("all", d)]:
+        if by == "row":
+            met_flags = x["meets_promise"].astype(bool)
+        elif eid == "all":
+            per = [per_customer(g) for _, g in groups]
+            met_flags = pd.concat(per, axis=1).all(axis=1) if per else pd.Series(dtype=bool)
+        else:
+            met_flags = per_customer(x)
+        n, met = int(len(met_flags)), int(met_flags.sum())
+        if n:
+            lo, hi = proportion_confint(met, n, alpha=1 - confidence, method="wilson")
+        else:
+            lo = hi = math.nan
+        rows.append({"element_id": eid, "element": names.get(eid, "all elements"), "unit": f"{by}s", "n": n,
+                     "met": met, "rate": met / n if n else math.nan, "ci_low": float(lo), "ci_high": float(hi),
+                     "confidence": confidence, "method": "Wilson score interval"})
+    return pd.DataFrame(rows, columns=RATE_COLUMNS)
+
+
 def write_documenter(study: Study, folder) -> list:
-    """Write ``value_documenter.csv`` and ``delivery_by_element.csv`` (each whole or not at all).
+    """Write ``value_documenter.csv``, ``delivery_by_element.csv`` and ``documented_rate.csv`` (each whole or not at all).
 
     Both tables are computed before either file is written.
 
@@ -274,7 +443,8 @@ def write_documenter(study: Study, folder) -> list:
 
     folder = Path(folder)
     d = document_value(study)
-    tables = {"value_documenter.csv": d, "delivery_by_element.csv": delivery_by_element(study, d)}
+    tables = {"value_documenter.csv": d, "delivery_by_element.csv": delivery_by_element(study, d),
+              "documented_rate.csv": documented_rate(study, d)}
     paths = []
     for name, df in tables.items():
         out = df.copy()
@@ -286,4 +456,5 @@ def write_documenter(study: Study, folder) -> list:
     return paths
 
 
-__all__ = ["document_value", "value_case_history", "delivery_by_element", "period_fraction", "write_documenter"]
+__all__ = ["document_value", "value_case_history", "delivery_by_element", "documented_rate", "period_fraction",
+           "write_documenter"]

@@ -37,6 +37,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -424,13 +425,7 @@ def _tokens(text: str) -> Iterator[_Token]:
             yield _Token("COMMA", ch, pos)
             pos += 1
         elif (m := _NUMBER.match(text, pos)) is not None:
-            value = float(m.group())
-            if value == float("inf"):
-                raise EquationError(
-                    text, pos, "a number of at most about 1.8e308", f"'{m.group()[:30]}'",
-                    hint="number too large",
-                )
-            yield _Token("NUM", m.group(), pos, value)
+            yield _Token("NUM", m.group(), pos, _number_value(text, m.group(), pos))
             pos = m.end()
         elif (m := _NAME.match(text, pos)) is not None:
             yield _Token("NAME", m.group(), pos)
@@ -438,6 +433,27 @@ def _tokens(text: str) -> Iterator[_Token]:
         else:
             yield _Token("BAD", ch, pos)
             pos += 1
+
+
+def _number_value(text: str, literal: str, pos: int) -> float:
+    """The float a number literal stands for; one that overflows or underflows is an error.
+
+    ``1e400`` would read as infinity and ``1e-400`` as 0 (a silent change of
+    the equation), so both are rejected where they are written.
+    """
+    value = float(literal)
+    shown = f"'{literal[:30]}'"
+    if not math.isfinite(value):
+        raise EquationError(
+            text, pos, "a number of at most about 1.8e308", shown, hint="number too large",
+        )
+    mantissa = re.split("[eE]", literal, maxsplit=1)[0]
+    if value == 0.0 and any(c in "123456789" for c in mantissa):
+        raise EquationError(
+            text, pos, "0 or a number of at least about 5e-324", shown,
+            hint="number too small: it would be read as 0",
+        )
+    return value
 
 
 # --------------------------------------------------------------------------- parser
@@ -699,8 +715,13 @@ class Equation:
         numpy.ndarray
             float64, of the common shape of the inputs used. If those are all
             scalars, the result is broadcast to the shape of the other arrays
-            in ``inputs`` when they all agree, else it is 0-d. Division by zero gives ``inf``/``nan`` without warnings;
-            ``nan`` inputs propagate (also through ``min``/``max``).
+            in ``inputs`` when they all agree, else it is 0-d. Every value is
+            finite or NaN: ``nan`` inputs (missing) propagate, also through
+            ``min``/``max``/``abs``, and any non-finite intermediate result
+            (a division by zero, an overflow, an infinite input) makes that
+            row NaN, even where a later step would have absorbed it
+            (``max([a] - 1 / 0, 0)`` is NaN, not 0).
+            :meth:`evaluate_with_reasons` says why. No warnings are raised.
 
         Raises
         ------
@@ -712,7 +733,32 @@ class Equation:
         Examples
         --------
         >>> parse("[a] / [b]").evaluate({"a": [1.0, 0.0, 6.0], "b": 0.0}).tolist()
-        [inf, nan, inf]
+        [nan, nan, nan]
+        >>> parse("max([a] - [c] / [b], 0)").evaluate({"a": [5.0, 5.0], "b": [0.0, 2.0], "c": 4.0}).tolist()
+        [nan, 3.0]
+        """
+        return self.evaluate_with_reasons(inputs)[0]
+
+    def evaluate_with_reasons(self, inputs: Mapping[str, np.ndarray | float]) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluate like :meth:`evaluate` and say why a row has no finite result.
+
+        Returns
+        -------
+        values : numpy.ndarray
+            As :meth:`evaluate`.
+        reasons : numpy.ndarray
+            Object array of the same shape: ``""`` where nothing non-finite
+            happened, else the first problem met (in evaluation order), with
+            the sub-expression, e.g. ``"division by zero in [Call cost] /
+            [Tonnes]"``, ``"overflow in [a] * [b]"`` or ``"infinite value for
+            [a]"``. A row that is NaN only because an input is missing (NaN)
+            has ``""``: the missing input is the reason, reported by the caller.
+
+        Examples
+        --------
+        >>> v, why = parse("[x] / (1 + [y] / [z])").evaluate_with_reasons({"x": 1.0, "y": 2.0, "z": [0.0, 1.0]})
+        >>> v.tolist(), why.tolist()
+        ([nan, 0.3333333333333333], ['division by zero in [y] / [z]', ''])
         """
         raw = self._resolve(inputs, self.phrases, "no value")
         values: dict[str, np.ndarray] = {}
@@ -733,12 +779,14 @@ class Equation:
             others = {np.shape(v) for v in inputs.values() if not np.isscalar(v)} - {()}
             if len(others) == 1:
                 shape = others.pop()
+        run = _Evaluation(values, dict(zip(self.phrases, self.display_phrases)), shape)
         with np.errstate(all="ignore"):
-            result = _evaluate(self.tree, values)
+            result = run.node(self.tree)
         out = np.array(result, dtype=np.float64)  # always a fresh array, never an input
         if out.shape != shape:
             out = np.broadcast_to(out, shape).copy()
-        return out
+        reasons = run.reasons if run.reasons is not None else np.full(shape, "", dtype=object)
+        return out, reasons
 
     # -- rendering
     def to_excel(self, names: Mapping[str, str]) -> str:
@@ -800,25 +848,73 @@ class Equation:
 
 
 _UFUNCS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+_REASON_WIDTH = 120  # longest sub-expression quoted in a reason
 
 
-def _evaluate(node: Node, values: Mapping[str, np.ndarray]) -> np.ndarray | np.float64:
-    """One numpy operation per node (call under ``np.errstate``)."""
-    if isinstance(node, Num):
-        return np.float64(node.value)
-    if isinstance(node, Var):
-        return values[node.phrase]
-    if isinstance(node, Neg):
-        return np.negative(_evaluate(node.operand, values))
-    if isinstance(node, BinOp):
-        return _UFUNCS[node.op](_evaluate(node.left, values), _evaluate(node.right, values))
-    if isinstance(node, Call):
-        args = [_evaluate(a, values) for a in node.args]
-        if node.fn == "abs":
-            return np.abs(args[0])
-        combine = np.minimum if node.fn == "min" else np.maximum  # both propagate NaN
-        return functools.reduce(combine, args)
-    raise TypeError(f"not an equation node: {node!r}")  # pragma: no cover
+class _Evaluation:
+    """One vectorised evaluation: one numpy operation per node (call under ``np.errstate``).
+
+    Every intermediate result is kept finite or NaN: a non-finite value is
+    replaced by NaN where it arises (so ``min``/``max``/``abs`` or a later
+    division cannot absorb it), and the first such event per row is recorded
+    in :attr:`reasons` with the sub-expression that produced it.
+    """
+
+    def __init__(self, values: Mapping[str, np.ndarray], display: Mapping[str, str],
+                 shape: tuple[int, ...]) -> None:
+        self.values = values
+        self.display = display
+        self.shape = shape
+        self.reasons: np.ndarray | None = None  # created on the first problem only
+
+    def _text(self, node: Node) -> str:
+        text = _render(node, var=lambda p: f"[{self.display.get(p, p)}]", num=_number_text, fn=str, spaced=True)
+        return text if len(text) <= _REASON_WIDTH else text[: _REASON_WIDTH - 3] + "..."
+
+    def _record(self, where: np.ndarray, text: np.ndarray | str) -> None:
+        if self.reasons is None:
+            self.reasons = np.full(self.shape, "", dtype=object)
+        where = np.broadcast_to(where, self.shape) & (self.reasons == "")
+        if np.ndim(text):
+            self.reasons[where] = np.broadcast_to(text, self.shape)[where]
+        else:
+            self.reasons[where] = text
+
+    def node(self, node: Node) -> np.ndarray | np.float64:
+        if isinstance(node, Num):
+            return np.float64(node.value)
+        if isinstance(node, Var):
+            v = self.values[node.phrase]
+            inf = np.isinf(v)
+            if inf.any():  # an infinite input is no usable value either
+                self._record(inf, f"infinite value for [{self.display.get(node.phrase, node.phrase)}]")
+                v = np.where(inf, np.nan, v)
+            return v
+        if isinstance(node, Neg):
+            return np.negative(self.node(node.operand))
+        if isinstance(node, BinOp):
+            a, b = self.node(node.left), self.node(node.right)
+            r = _UFUNCS[node.op](a, b)
+            bad = ~np.isfinite(r)
+            if bad.any():
+                # operands are finite or NaN here: a NaN operand is missing already, not a new problem
+                fresh = bad & ~np.isnan(a) & ~np.isnan(b)
+                if fresh.any():
+                    sub = self._text(node)
+                    if node.op == "/":
+                        text = np.where(np.asarray(b) == 0, f"division by zero in {sub}", f"overflow in {sub}")
+                    else:
+                        text = f"overflow in {sub}"
+                    self._record(fresh, text)
+                r = np.where(bad, np.nan, r)
+            return r
+        if isinstance(node, Call):
+            args = [self.node(a) for a in node.args]
+            if node.fn == "abs":
+                return np.abs(args[0])
+            combine = np.minimum if node.fn == "min" else np.maximum  # both propagate NaN
+            return functools.reduce(combine, args)
+        raise TypeError(f"not an equation node: {node!r}")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------- entry points

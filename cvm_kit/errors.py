@@ -65,6 +65,21 @@ class AnalysisError(CvmError):
     """A statistic cannot be computed on this data (too few customers, no variance ...)."""
 
 
+class NotFoundError(CvmError, KeyError):
+    """A name looked up in a study is not there (element, subsegment, customer, quantity).
+
+    Also a :class:`KeyError`, so code that caught the lookup's KeyError keeps
+    working; its text is the message itself (a plain KeyError would quote it).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidValueError(CvmError, ValueError):
+    """An argument has a value cvm_kit cannot use; also a :class:`ValueError`."""
+
+
 def require(module: str, extra: str):
     """Import an optional module or raise :class:`MissingDependencyError` naming the extra."""
     import importlib

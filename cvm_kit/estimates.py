@@ -26,7 +26,7 @@ def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
     Examples
     --------
     >>> d = describe(np.array([1.0, 2.0, 3.0, np.nan]))
-    >>> d["n"], d["mean"], round(d["ci_high"], 4)
+    >>> d["n"], d["mean"], float(round(d["ci_high"], 4))
     (3, 2.0, 4.4841)
     """
     x = np.asarray(values, dtype=float)
@@ -60,7 +60,8 @@ def _grouped_describe(df: pd.DataFrame, keys: list[str], value: str, confidence:
     return out.reset_index()
 
 
-def summarize(study: Study, values: pd.DataFrame | None = None, *, confidence: float = 0.95) -> pd.DataFrame:
+def summarize(study: Study, values: pd.DataFrame | None = None, *, confidence: float = 0.95,
+              bootstrap: bool = False, n_resamples: int = 9999, seed: int = 0) -> pd.DataFrame:
     """Per element and subsegment, plus ``all``: n, mean, sd, se, t interval, range, data share.
 
     Parameters
@@ -70,6 +71,14 @@ def summarize(study: Study, values: pd.DataFrame | None = None, *, confidence: f
         The output of :func:`~cvm_kit.values.element_values` (computed if omitted).
     confidence : float
         Level of the t interval (default 95%).
+    bootstrap : bool
+        Also a bootstrap interval of the mean beside each t interval
+        (:func:`bootstrap_interval`: columns ``boot_low, boot_high,
+        boot_method`` after ``ci_high``). Off by default: it resamples every
+        group ``n_resamples`` times.
+    n_resamples, seed : int
+        Bootstrap resamples per group and their seed (each group starts
+        from ``seed``, so a row's interval does not depend on the others).
 
     Returns
     -------
@@ -117,6 +126,80 @@ def summarize(study: Study, values: pd.DataFrame | None = None, *, confidence: f
             rows.append({"element_id": e.id, "status": status, "subsegment": sid, **rec, "share_from_data": share})
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     out["n"] = out["n"].fillna(0).astype(int)
+    if bootstrap:
+        out = _with_bootstrap(out, v, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    return out
+
+
+BOOT_COLUMNS = ["boot_low", "boot_high", "boot_method"]
+BOOT_BCA = "BCa"
+BOOT_PERCENTILE = "percentile (BCa degenerate)"
+BOOT_FEW = "none (fewer than 3 values)"
+BOOT_EQUAL = "none (all values equal)"
+
+
+def bootstrap_interval(values: np.ndarray, *, confidence: float = 0.95, n_resamples: int = 9999,
+                       seed: int = 0) -> tuple[float, float, str]:
+    """BCa bootstrap interval of the mean, falling back to percentile where BCa degenerates.
+
+    Calls ``scipy.stats.bootstrap((x,), np.mean, method="BCa",
+    rng=np.random.default_rng(seed))`` on the non-missing values. Where the
+    BCa limits come out NaN (its bias or acceleration cannot be estimated)
+    the percentile interval of the same bootstrap distribution is returned
+    and ``method`` says so. With fewer than 3 values, or all values equal,
+    there is no interval (NaN).
+
+    Returns
+    -------
+    tuple
+        ``(low, high, method)``, method one of ``"BCa"``,
+        ``"percentile (BCa degenerate)"``, ``"none (fewer than 3 values)"``,
+        ``"none (all values equal)"``.
+
+    Examples
+    --------
+    >>> bootstrap_interval(np.array([5.0, 5.0, 5.0]))
+    (nan, nan, 'none (all values equal)')
+    """
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 3:
+        return np.nan, np.nan, BOOT_FEW
+    if np.all(x == x[0]):
+        return np.nan, np.nan, BOOT_EQUAL
+    import warnings
+
+    from scipy import stats
+
+    # resample in batches of ~5 million numbers so a whole-segment row of thousands stays in memory
+    batch = None if x.size * n_resamples <= 5_000_000 else max(1, 5_000_000 // x.size)
+    kw = dict(confidence_level=confidence, n_resamples=n_resamples, batch=batch, vectorized=True)
+    with warnings.catch_warnings():  # a degenerate BCa warns; the fallback below says so in `method`
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap((x,), np.mean, method="BCa", rng=np.random.default_rng(seed), **kw)
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if np.isfinite(lo) and np.isfinite(hi):
+            return lo, hi, BOOT_BCA
+        kw["n_resamples"] = 0  # the same bootstrap distribution, read by percentiles
+        res = stats.bootstrap((x,), np.mean, method="percentile", bootstrap_result=res, **kw)
+    return float(res.confidence_interval.low), float(res.confidence_interval.high), BOOT_PERCENTILE
+
+
+def _with_bootstrap(summary: pd.DataFrame, values: pd.DataFrame, *, confidence: float, n_resamples: int,
+                    seed: int) -> pd.DataFrame:
+    """The summary with ``boot_low, boot_high, boot_method`` after ``ci_high``."""
+    v = values.dropna(subset=["value"])
+    per = {k: g.to_numpy(float) for k, g in v.groupby(["element_id", "subsegment"], sort=False)["value"]}
+    whole = {k: g.to_numpy(float) for k, g in v.groupby("element_id", sort=False)["value"]}
+    res = []
+    for eid, sid in zip(summary["element_id"], summary["subsegment"]):
+        x = whole.get(eid) if sid == ALL else per.get((eid, sid))
+        res.append(bootstrap_interval(x if x is not None else np.array([]), confidence=confidence,
+                                      n_resamples=n_resamples, seed=seed))
+    out = summary.copy()
+    at = out.columns.get_loc("ci_high") + 1
+    for i, col in enumerate(BOOT_COLUMNS):
+        out.insert(at + i, col, [r[i] for r in res])
     return out
 
 

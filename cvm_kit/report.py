@@ -46,7 +46,8 @@ from .errors import CvmError
 from .study import Study
 
 __all__ = [
-    "open_study", "study_path", "validated_study", "pick_customer", "header", "header_html", "money", "table_html", "display_table", "show", "note",
+    "open_study", "study_path", "validated_study", "pick_customer", "header", "header_html", "customer_header",
+    "customer_header_html", "internal_banner", "internal_banner_html", "INTERNAL_MARK", "money", "table_html", "display_table", "show", "note",
     "choose", "attempt", "validation_table", "coverage_matrix", "coverage_summary", "source_mix", "customer_values", "customer_totals",
     "customer_missing", "customer_assumptions", "customer_facts", "placeholders", "TOTAL_LABELS",
     "documented_customers", "pick_subsegment", "mapping_parameter", "market_customers",
@@ -251,6 +252,86 @@ def header(study: Study, title: str, *, subtitle: str = "", today: Any = None) -
     """Display :func:`header_html` in the notebook."""
     text = f"{title}\n{study.name}\n{subtitle}\nstudy {study.label}, content hash {study.content_hash}"
     _display(_Html(header_html(study, title, subtitle=subtitle, today=today), text))
+
+
+#: The mark on every internal part of a per-customer report.
+INTERNAL_MARK = "Internal \u2014 not for the customer"
+
+
+def internal_banner_html() -> str:
+    """A red box saying the page is internal (:data:`INTERNAL_MARK`)."""
+    return (f"{_CSS}<div class='cvm-internal' role='note' style='border:3px solid #b03a2e;color:#b03a2e;"
+            f"padding:0.4em 0.8em;margin:0.5em 0;font-weight:700;font-size:1.15em'>{html.escape(INTERNAL_MARK)}"
+            "</div>")
+
+
+def customer_header_html(study: Study, customer_id: str, title: str, *, internal: bool = False,
+                         today: Any = None) -> str:
+    """The opening of a per-customer report, safe to hand to that customer unless ``internal``.
+
+    The customer-safe header names the offering, the next-best-alternative
+    the customer is compared with, the unit of the values and the
+    provenance (date, cvm_kit version, the study's content hash). It leaves
+    out what the supplier keeps to itself: the study charter (its business
+    issue is often a pricing question), the study's name and folder, the
+    other subsegments and their customer counts. With ``internal=True`` the
+    page opens with :func:`internal_banner_html` and adds the full study
+    header (:func:`header_html`, charter included).
+
+    Parameters
+    ----------
+    study : Study
+    customer_id : str
+    title : str
+    internal : bool
+    today : date or str, optional
+        For the charter's days left (internal only).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit import report
+    >>> s = cvm.load_study(cvm.example_path())
+    >>> cid = s.customers["customer_id"].iloc[0]
+    >>> "Study charter" in report.customer_header_html(s, cid, "Report")
+    False
+    >>> "Study charter" in report.customer_header_html(s, cid, "Report", internal=True)
+    True
+    >>> report.INTERNAL_MARK in report.customer_header_html(s, cid, "Report", internal=True)
+    True
+    """
+    from . import __version__
+
+    row = _customer_row(study, customer_id)
+    if internal:
+        return internal_banner_html() + header_html(study, title, subtitle=f"Customer {customer_id}", today=today)
+    e = html.escape
+    facts = [
+        ("Customer", e(str(customer_id))),
+        ("Offering", e(study.offering)),
+        ("Compared with", e(study.alternative_for(str(row["subsegment"])))),
+        ("Values in", e(f"{study.currency} per {study.period}")),
+        ("Produced", e(f"{_dt.datetime.now().strftime('%Y-%m-%d')} with cvm_kit {__version__}")),
+        ("Reference", f"<code>{e(study.content_hash)}</code>"),
+    ]
+    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts)
+    return f"{_CSS}<section class='cvm-header'><h1>{e(title)}</h1><dl>{dl}</dl></section>"
+
+
+def customer_header(study: Study, customer_id: str, title: str, *, internal: bool = False,
+                    today: Any = None) -> None:
+    """Display :func:`customer_header_html` in the notebook."""
+    text = (f"{INTERNAL_MARK}\n" if internal else "") + f"{title}\nreference {study.content_hash}"
+    _display(_Html(customer_header_html(study, customer_id, title, internal=internal, today=today), text))
+
+
+def internal_banner() -> None:
+    """Display :func:`internal_banner_html` (e.g. again at the end of an internal page)."""
+    _display(_Html(internal_banner_html(), INTERNAL_MARK))
 
 
 # ---------------------------------------------------------------------------

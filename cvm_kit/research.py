@@ -26,6 +26,11 @@ per customer as follows:
   without ``fieldwork.csv`` therefore shows every customer as not in the
   log; ``inputs_complete`` (from ``measurements.csv``) still shows whose
   data is in.
+- **invitees**: a contact of the log that declined and never joined has no
+  row in ``customers.csv`` (validation accepts it). It counts in
+  ``invitees``, ``invited`` and ``declined`` of the subsegment named in the
+  log's optional ``subsegment`` column, else in a last row
+  ``(no subsegment)``; never in ``customers``.
 
 So ``invited = agreed + declined + (contacted, no answer yet)``; a customer
 may have data received without a logged visit (figures sent by mail).
@@ -324,13 +329,25 @@ def _customer_state(rows: pd.DataFrame) -> dict[str, Any]:
     )
 
 
+NO_SUBSEGMENT = "(no subsegment)"  # where a declined invitee without a subsegment in the log is counted
+
+
 def _states(study: Study) -> pd.DataFrame:
+    """One row per customer of customers.csv, then per declined invitee of the log (``member`` False)."""
     log = _log(study)
     groups = {cid: g for cid, g in log.groupby("customer_id", sort=False)} if len(log) else {}
     empty = log.iloc[0:0]
     recs = []
     for cid, sub in zip(study.customers["customer_id"], study.customers["subsegment"]):
-        recs.append({"customer_id": cid, "subsegment": sub, **_customer_state(groups.get(cid, empty))})
+        recs.append({"customer_id": cid, "subsegment": sub, "member": True,
+                     **_customer_state(groups.get(cid, empty))})
+    members = set(study.customers["customer_id"])
+    for cid, rows in groups.items():
+        if cid in members:
+            continue
+        subs = [s for s in (rows["subsegment"] if "subsegment" in rows.columns else []) if isinstance(s, str) and s]
+        recs.append({"customer_id": cid, "subsegment": subs[-1] if subs else NO_SUBSEGMENT, "member": False,
+                     **_customer_state(rows)})
     out = pd.DataFrame(recs)
     if out.empty:
         return out
@@ -355,9 +372,12 @@ def fieldwork_by_subsegment(study: Study, *, target_min: int = TARGET_MIN,
     Returns
     -------
     DataFrame
-        ``subsegment, customers, not_in_log, invited, agreed, visited,
+        ``subsegment, customers, invitees, not_in_log, invited, agreed, visited,
         data_received, declined, inputs_complete, target_min, target_max,
-        below_target, flag``, one row per subsegment of project.yaml.
+        below_target, flag``, one row per subsegment of project.yaml, and a
+        last row ``(no subsegment)`` when a declined invitee of the log has
+        no subsegment. ``invitees`` counts the declined invitees (contacts
+        with no row in customers.csv, also in ``invited`` and ``declined``).
         ``inputs_complete`` counts customers with every needed input in
         measurements.csv (whatever the log says); ``below_target`` is True
         when fewer than ``target_min`` customers have data received, and
@@ -379,20 +399,23 @@ def fieldwork_by_subsegment(study: Study, *, target_min: int = TARGET_MIN,
     incomplete = set(cov.loc[~cov["present"], "customer_id"])
     flags = ["invited", "agreed", "visited", "data_received", "declined"]
     rows = []
-    for sid in study.subsegment_ids:
+    extra = [NO_SUBSEGMENT] if len(st) and (st["subsegment"] == NO_SUBSEGMENT).any() else []
+    for sid in study.subsegment_ids + extra:
         g = st[st["subsegment"] == sid] if len(st) else st
         n = len(g)
-        rec: dict[str, Any] = {"subsegment": sid, "customers": n,
-                               "not_in_log": int((~g["in_log"].astype(bool)).sum()) if n else 0}
+        members = g[g["member"].astype(bool)] if n else g
+        rec: dict[str, Any] = {"subsegment": sid, "customers": len(members), "invitees": n - len(members),
+                               "not_in_log": int((~members["in_log"].astype(bool)).sum()) if len(members) else 0}
         for f in flags:
             rec[f] = int(g[f].astype(bool).sum()) if n else 0
-        rec["inputs_complete"] = int(sum(1 for c in (g["customer_id"] if n else []) if c not in incomplete))
+        rec["inputs_complete"] = int(sum(1 for c in (members["customer_id"] if len(members) else [])
+                                         if c not in incomplete))
         rec["target_min"], rec["target_max"] = target_min, target_max
         rec["below_target"] = rec["data_received"] < target_min
         rec["flag"] = (f"below the method's {_words(target_min)} to {_words(target_max)}: "
                        f"{rec['data_received']} with data received") if rec["below_target"] else ""
         rows.append(rec)
-    return pd.DataFrame(rows, columns=["subsegment", "customers", "not_in_log", *flags, "inputs_complete",
+    return pd.DataFrame(rows, columns=["subsegment", "customers", "invitees", "not_in_log", *flags, "inputs_complete",
                                        "target_min", "target_max", "below_target", "flag"])
 
 
@@ -415,7 +438,9 @@ def fieldwork_by_customer(study: Study, today: Any = None) -> pd.DataFrame:
     DataFrame
         ``customer_id, subsegment, stage, last_step, last_date, next_step,
         next_date, overdue, with, note, missing_inputs``, one row per
-        customer of customers.csv (in its order). ``stage`` is one of
+        customer of customers.csv (in its order), then one per declined
+        invitee of the log (stage ``declined``; subsegment from the log's
+        ``subsegment`` column, else ``(no subsegment)``). ``stage`` is one of
         ``not in log, planned, invited, agreed, visited, data received,
         reviewed, declined``; ``last_step`` is the latest ``done`` step,
         ``next_step`` the earliest ``planned`` step not already done;

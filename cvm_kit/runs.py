@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import glob
 import hashlib
 import html
 import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -44,7 +46,7 @@ from .errors import CvmError
 
 __all__ = [
     "SERIES", "CUSTOMER_NOTEBOOK", "notebooks_dir", "template_path", "load_template", "notebook_parameters", "run_report",
-    "run_batch", "export_html", "NotebookRun", "BatchResult", "RunError",
+    "run_batch", "export_html", "NotebookRun", "BatchResult", "RunError", "RunInterrupted",
 ]
 
 #: The study notebooks of ``cvm report``, in reading order.
@@ -63,6 +65,22 @@ class RunError(CvmError):
     def __init__(self, message: str, runs: Sequence["NotebookRun"] = ()) -> None:
         super().__init__(message)
         self.runs = list(runs)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (SIGINT): kernels and workers ended, what finished recorded.
+
+    ``str(exc)`` is the one line to show; ``result`` holds the batch's runs so
+    far (None for ``run_report``).
+    """
+
+    def __init__(self, message: str, result: "BatchResult | None" = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.result = result
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass
@@ -175,18 +193,24 @@ TEMPLATE_SUFFIXES = (".py", ".ipynb")
 def notebooks_dir() -> Path:
     """The folder holding the notebook templates (jupytext percent-format ``.py`` sources).
 
+    An installed wheel's copies (``cvm_kit/_bundled/notebooks``, read with
+    :mod:`importlib.resources`), else the checkout's ``notebooks/`` (editable
+    installs). The dashboard is in its ``dashboards/`` subfolder.
+
     Examples
     --------
     >>> from cvm_kit.runs import notebooks_dir
     >>> (notebooks_dir() / "06_customer_report.py").exists()
     True
     """
-    here = Path(__file__).resolve().parent
-    for base in (here.parent / "notebooks", here / "notebooks"):
+    from ._resources import candidates
+
+    looked = candidates("notebooks", "notebooks")
+    for base in looked:
         if (base / f"{CUSTOMER_NOTEBOOK}.py").exists():
             return base
-    raise CvmError(f"the notebook templates were not found beside the package (looked in {here.parent / 'notebooks'} "
-                   f"and {here / 'notebooks'})")
+    raise CvmError("the notebook templates were not found beside the package (looked in "
+                   f"{' and '.join(str(b) for b in looked)}); reinstall cvm_kit")
 
 
 def template_path(name: str | Path) -> Path:
@@ -241,7 +265,7 @@ def notebook_parameters(name: str | Path) -> dict[str, dict[str, str]]:
     --------
     >>> from cvm_kit.runs import notebook_parameters
     >>> sorted(notebook_parameters("06_customer_report"))
-    ['customer_id', 'interactive', 'study', 'today']
+    ['customer_id', 'interactive', 'internal', 'study', 'today']
     """
     from papermill.translators import PythonTranslator
 
@@ -336,15 +360,21 @@ def export_html(notebook: Any, html_path: str | Path, *, title: str | None = Non
     from .io import atomic_file
 
     nb = nbformat.read(str(notebook), as_version=4) if not hasattr(notebook, "cells") else notebook
-    nb = _report_copy(nb)
-    if title:
-        nb.metadata["title"] = title
-    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": Path(html_path).stem}})
+    body = _html_body(nb, title, Path(html_path).stem)
     html_path = Path(html_path)
     with atomic_file(html_path) as tmp:
         tmp.write_text(body, encoding="utf-8")
         _readable(tmp)
     return html_path
+
+
+def _html_body(nb: Any, title: str | None, name: str) -> str:
+    """The management HTML of an executed notebook, as text."""
+    nb = _report_copy(nb)
+    if title:
+        nb.metadata["title"] = title
+    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": name}})
+    return body
 
 
 # ---------------------------------------------------------------------------
@@ -389,14 +419,63 @@ def _log_tail(log: Any, lines: int = 3) -> str:
     return " | ".join(keep[-lines:])
 
 
-def _kill_kernels(box: list, fired: threading.Event) -> None:
-    """Wall-clock guard: kill the notebook's kernel; nbclient then stops with DeadKernelError."""
-    fired.set()
+def _kill_kernels(box: list, fired: threading.Event | None = None) -> None:
+    """Kill the notebooks' kernels with their whole process group (whatever the notebook spawned).
+
+    The wall-clock guard calls it (nbclient then stops with DeadKernelError),
+    and so does every exit path of a job: nothing a job started outlives it.
+    """
+    if fired is not None:
+        fired.set()
     for km in list(box):
-        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        prov = getattr(km, "provisioner", None)
+        proc = getattr(prov, "process", None)
+        if proc is None:
+            continue
+        # jupyter_client starts kernels in a session of their own: the group is the kernel and its children
+        pgid = getattr(prov, "pgid", None)
+        if not pgid:
+            with contextlib.suppress(OSError):
+                pgid = os.getpgid(proc.pid)
+        if pgid and hasattr(os, "killpg") and pgid != os.getpgrp():
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)
         with contextlib.suppress(Exception):
-            if proc is not None and proc.poll() is None:
+            if proc.poll() is None:
                 proc.kill()
+
+
+# What the jobs of this process have running (kernel managers) and on disk (temporary files), so an
+# interrupt, a SIGTERM or a dead parent can end them all and leave no hidden file behind.
+_LIVE: dict[int, tuple[list, list]] = {}
+_LIVE_LOCK = threading.Lock()
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def _end_live_jobs() -> None:
+    """Kill every kernel (with its process group) and remove every temporary file of this process's jobs."""
+    with _LIVE_LOCK:
+        live = list(_LIVE.values())
+    for box, temps in live:
+        _kill_kernels(box)
+    warm = sys.modules.get("cvm_kit.warm")
+    if warm is not None:  # the warm engine's kernels (signals only)
+        with contextlib.suppress(Exception):
+            warm.kill_all()
+    for box, temps in live:
+        for t in list(temps):
+            _remove(Path(t))
+        for km in list(box):  # the kernels' connection files (their normal shutdown would remove them)
+            conn = getattr(km, "connection_file", "")
+            if conn:
+                _remove(Path(conn))
 
 
 def _error_cell_first(nb: Any, message: str) -> None:
@@ -440,73 +519,95 @@ def _execute_here(job: Mapping[str, Any]) -> dict[str, Any]:
     out_nb = Path(job["notebook"])
     out_html = Path(job["html"]) if job.get("html") else None
     out_nb.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_nb.stem}.", suffix=".ipynb", dir=out_nb.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     timeout = float(job.get("timeout") or 600)
     box: list = []
+    temps: list[Path] = []
     fired = threading.Event()
-    guard = threading.Timer(timeout, _kill_kernels, args=(box, fired))
-    guard.daemon = True
     status, error, nb = "ok", "", None
+    slot = object()
+    with _LIVE_LOCK:
+        _LIVE[id(slot)] = (box, temps)
     log = tempfile.TemporaryFile()
-    ipc_dir = tempfile.mkdtemp(prefix="cvm-k") if os.name == "posix" else None
     try:
-        guard.start()
-        for attempt in (1, 2):
-            try:
-                nb = pm.execute_notebook(
-                    load_template(job["template"]), str(tmp), parameters=dict(job["parameters"]),
-                    kernel_name=job.get("kernel_name") or None, progress_bar=False,
-                    execution_timeout=int(max(1, timeout)), start_timeout=int(max(1, min(60, timeout))),
-                    kernel_manager_class=_tracking_manager(box, log, ipc_dir),
-                    # every output has arrived once the last cell replied: stop the kernel at once
-                    # rather than wait for its graceful exit (about half a second per notebook)
-                    shutdown_kernel="immediate",
-                )
-                break
-            except RuntimeError as exc:
-                # a kernel that died while starting ran nothing yet: start it once more
-                if attempt == 2 or fired.is_set() or "before replying to kernel_info" not in str(exc):
-                    raise
-                _kill_kernels(box, threading.Event())
-                box.clear()
-    except PapermillExecutionError as exc:
-        status, error = "failed", f"{exc.ename}: {exc.evalue}"
-    except Exception as exc:  # noqa: BLE001 - a job reports its failure, it never takes the batch down
-        status = "timeout" if fired.is_set() or "Timeout" in type(exc).__name__ else "failed"
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        error = (f"no result within the time limit of {timeout:g} s ({type(exc).__name__})" if status == "timeout"
-                 else f"{type(exc).__name__}: {msg}")
-        tail = _log_tail(log)
-        error += f" (kernel said: {tail})" if tail and status != "timeout" else ""
-    finally:
-        guard.cancel()
-        _kill_kernels(box, threading.Event())  # nothing may outlive the job
-        log.close()
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out_nb.stem}.", suffix=".ipynb", dir=out_nb.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        temps.append(tmp)
+        ipc_dir = tempfile.mkdtemp(prefix="cvm-k") if os.name == "posix" else None
         if ipc_dir is not None:
-            shutil.rmtree(ipc_dir, ignore_errors=True)
-    try:
-        if nb is None:
-            nb = nbformat.read(str(tmp), as_version=4) if tmp.exists() and tmp.stat().st_size else None
+            temps.append(Path(ipc_dir))
+        guard = threading.Timer(timeout, _kill_kernels, args=(box, fired))
+        guard.daemon = True
+        try:
+            guard.start()
+            for attempt in (1, 2):
+                try:
+                    nb = pm.execute_notebook(
+                        load_template(job["template"]), str(tmp), parameters=dict(job["parameters"]),
+                        kernel_name=job.get("kernel_name") or None, progress_bar=False,
+                        execution_timeout=int(max(1, timeout)), start_timeout=int(max(1, min(60, timeout))),
+                        kernel_manager_class=_tracking_manager(box, log, ipc_dir),
+                        # every output has arrived once the last cell replied: stop the kernel at once
+                        # rather than wait for its graceful exit (about half a second per notebook)
+                        shutdown_kernel="immediate",
+                    )
+                    break
+                except RuntimeError as exc:
+                    # a kernel that died while starting ran nothing yet: start it once more
+                    if attempt == 2 or fired.is_set() or "before replying to kernel_info" not in str(exc):
+                        raise
+                    _kill_kernels(box)
+                    box.clear()
+        except PapermillExecutionError as exc:
+            status, error = "failed", f"{exc.ename}: {exc.evalue}"
+        except Exception as exc:  # noqa: BLE001 - a job reports its failure, it never takes the batch down
+            status = "timeout" if fired.is_set() or "Timeout" in type(exc).__name__ else "failed"
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            error = (f"no result within the time limit of {timeout:g} s ({type(exc).__name__})" if status == "timeout"
+                     else f"{type(exc).__name__}: {msg}")
+            tail = _log_tail(log)
+            error += f" (kernel said: {tail})" if tail and status != "timeout" else ""
+        finally:
+            guard.cancel()
+            _kill_kernels(box)  # nothing may outlive the job (also on KeyboardInterrupt)
+        try:
             if nb is None:
-                nb = load_template(job["template"])
-            if status == "timeout" or not any("papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])
-                                              for c in nb.cells):
-                _error_cell_first(nb, error)
-        nb.metadata["cvm_kit"] = dict(job.get("provenance") or {}, status=status, error=error)
-        nbformat.write(nb, str(tmp))
-        _readable(tmp)
-        os.replace(tmp, out_nb)
-        if status == "ok" and out_html is not None:
-            export_html(nb, out_html, title=job.get("title"))
-        elif out_html is not None and out_html.exists():
-            out_html.unlink()  # never leave a stale page beside a failed notebook
-    except Exception as exc:  # noqa: BLE001
-        status, error = "failed", (error + "; " if error else "") + f"writing the outputs: {type(exc).__name__}: {exc}"
+                nb = nbformat.read(str(tmp), as_version=4) if tmp.exists() and tmp.stat().st_size else None
+                if nb is None:
+                    nb = load_template(job["template"])
+                if status == "timeout" or not any("papermill-error-cell-tag" in c.get("metadata", {}).get("tags", [])
+                                                  for c in nb.cells):
+                    _error_cell_first(nb, error)
+            # the page is made before the notebook is published, so a failed export marks the notebook failed
+            html_tmp = None
+            if status == "ok" and out_html is not None:
+                try:
+                    body = _html_body(nb, job.get("title"), out_html.stem)
+                    fd, html_name = tempfile.mkstemp(prefix=f".{out_html.stem}.", suffix=".html", dir=out_html.parent)
+                    os.close(fd)
+                    html_tmp = Path(html_name)
+                    temps.append(html_tmp)
+                    html_tmp.write_text(body, encoding="utf-8")
+                    _readable(html_tmp)
+                except Exception as exc:  # noqa: BLE001
+                    status, error, html_tmp = "failed", f"the HTML export failed: {type(exc).__name__}: {exc}", None
+            nb.metadata["cvm_kit"] = dict(job.get("provenance") or {}, status=status, error=error)
+            nbformat.write(nb, str(tmp))
+            _readable(tmp)
+            os.replace(tmp, out_nb)
+            if html_tmp is not None:
+                os.replace(html_tmp, out_html)
+        except Exception as exc:  # noqa: BLE001
+            status, error = "failed", (error + "; " if error else "") + f"writing the outputs: {type(exc).__name__}: {exc}"
+        if status != "ok" and out_html is not None and out_html.exists():
+            with contextlib.suppress(OSError):
+                out_html.unlink()  # never leave a stale page beside a failed notebook
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with _LIVE_LOCK:
+            _LIVE.pop(id(slot), None)
+        log.close()
+        for t in temps:
+            _remove(t)
     return {"name": job["name"], "status": status, "notebook": str(out_nb),
             "html": str(out_html) if (out_html is not None and status == "ok") else None,
             "seconds": time.perf_counter() - t0, "error": error}
@@ -534,18 +635,181 @@ def _pool_context():
     if sys.platform.startswith("linux") and "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
         with contextlib.suppress(Exception):
-            ctx.set_forkserver_preload(["cvm_kit.runs", "papermill", "nbconvert"])
+            ctx.set_forkserver_preload(["cvm_kit._fast_imports", "cvm_kit.runs", "cvm_kit.warm", "papermill",
+                                        "nbconvert", "jupytext"])
         return ctx
     return mp.get_context("spawn")
 
 
+# ---------------------------------------------------------------------------
+# worker processes: they end with their parent, and on SIGTERM they end their kernels first
+
+
+def _end_worker(*_: Any) -> None:
+    """Kill this worker's kernels (process groups), remove its temporary files, exit at once."""
+    with contextlib.suppress(BaseException):
+        _end_live_jobs()
+    os._exit(143)
+
+
+def _process_gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie counts as gone: it runs nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker (and its kernels) when the batch process dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGTERM when the parent (the forkserver, which
+    exits when the batch process does) goes away (``PR_SET_PDEATHSIG``); a
+    thread that polls the parent covers other systems and a missed signal.
+    """
+    ppid = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != ppid or _process_gone(parent):  # the parent died before the request took effect
+        _end_worker()
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.25)
+            if os.getppid() != ppid or _process_gone(parent):
+                _end_worker()
+
+    threading.Thread(target=watch, name="cvm-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent: int, engine: str = "papermill", kernel_name: str | None = None,
+                 templates: Sequence[str] = ()) -> None:
+    """Pool worker set-up: Ctrl-C is the parent's to handle, SIGTERM ends the kernels, then warm up."""
+    # Ctrl-C reaches the whole foreground process group; only the batch process acts on it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _end_worker)
+    _die_with_parent(parent)
+    if engine == "warm":
+        from .warm import worker_init
+
+        worker_init(kernel_name, templates)  # starts this worker's kernel, then _warm_worker meanwhile
+    else:
+        _warm_worker()
+
+
+def _children(pids: set[int]) -> set[int]:
+    """Every descendant of ``pids`` (Linux /proc; empty elsewhere)."""
+    found: set[int] = set()
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return found
+    parent_of: dict[int, int] = {}
+    for e in entries:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{e}/stat", "rb") as f:
+                parent_of[int(e)] = int(f.read().rsplit(b")", 1)[1].split()[1])
+    frontier = set(pids)
+    while frontier:
+        nxt = {pid for pid, pp in parent_of.items() if pp in frontier and pid not in found}
+        found |= nxt
+        frontier = nxt
+    return found
+
+
+def _stop_pool(pool: Any) -> None:
+    """Stop a process pool now: running jobs are abandoned, every worker and kernel is killed."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:  # SIGTERM: the worker kills its kernels and removes its temporary files
+        with contextlib.suppress(Exception):
+            p.terminate()
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + 1.0
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(max(0.0, deadline - time.monotonic()))
+    stuck = [p for p in procs if p.is_alive()]
+    if stuck and hasattr(os, "killpg"):  # a worker that did not end in time: kill its kernels' groups first
+        me = os.getpgrp()
+        for pid in _children({p.pid for p in stuck}):
+            with contextlib.suppress(OSError):
+                pg = os.getpgid(pid)
+                if pg != me:
+                    os.killpg(pg, signal.SIGKILL)
+    if stuck:
+        for p in stuck:
+            with contextlib.suppress(Exception):
+                p.kill()
+                p.join(0.5)
+
+
+def _stop_forkserver() -> None:
+    """End the forkserver now (after an interrupt): it would otherwise take seconds tearing down its heap.
+
+    It is started again, clean, by the next pool that needs it.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(Exception):
+        from multiprocessing import forkserver
+
+        fs = forkserver._forkserver
+        pid = fs._forkserver_pid
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            fs._stop()  # reaps it and forgets its socket, so a later pool starts a new one
+
+
+@contextlib.contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Ignore further Ctrl-C while an interrupted run cleans up (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _failed_outcome(job: Mapping[str, Any], error: str) -> dict[str, Any]:
+    return {"name": job["name"], "status": "failed", "notebook": job["notebook"], "html": None,
+            "seconds": 0.0, "error": error}
+
+
 def _run_jobs(jobs: list[dict[str, Any]], *, workers: int, scheduler: str | None, progress: bool,
-              desc: str) -> Iterator[dict[str, Any]]:
-    """Run jobs on a process pool (or a Dask cluster); yield each outcome as it completes."""
+              desc: str, engine: str = "warm") -> Iterator[dict[str, Any]]:
+    """Run jobs on a process pool (or a Dask cluster); yield each outcome as it completes.
+
+    ``engine``: ``"warm"`` runs them on warm kernels (:mod:`cvm_kit.warm`,
+    one pool of kernels per worker process, Dask worker or this process),
+    ``"papermill"`` in a fresh kernel each (:func:`_execute`).
+
+    If the caller stops early (Ctrl-C, an error, ``close()``), every running
+    job is ended at once: pool workers get SIGTERM and kill their kernels'
+    process groups; pending jobs never start.
+    """
+    _check_engine(engine)
     if not jobs:
         return
     from tqdm.auto import tqdm
 
+    run = _execute
+    if engine == "warm":
+        from .warm import execute as run  # same job and outcome as _execute
     bar = tqdm(total=len(jobs), desc=desc, unit="nb", disable=not progress, file=sys.stderr)
     try:
         if scheduler:
@@ -553,41 +817,64 @@ def _run_jobs(jobs: list[dict[str, Any]], *, workers: int, scheduler: str | None
 
             distributed = require("distributed", "dask")
             with distributed.Client(scheduler, timeout="30s") as client:
-                futures = client.map(_execute, jobs, pure=False, key=[f"cvm-{j['name']}-{os.urandom(4).hex()}"
+                futures = client.map(run, jobs, pure=False, key=[f"cvm-{j['name']}-{os.urandom(4).hex()}"
                                                                       for j in jobs])
                 by_future = dict(zip(futures, jobs))
-                for fut in distributed.as_completed(futures):
-                    try:
-                        out = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - a lost worker fails its job only
-                        job = by_future[fut]
-                        out = {"name": job["name"], "status": "failed", "notebook": job["notebook"], "html": None,
-                               "seconds": 0.0, "error": f"{type(exc).__name__} on the cluster: {exc}"}
-                    bar.update()
-                    yield out
+                try:
+                    for fut in distributed.as_completed(futures):
+                        try:
+                            out = fut.result()
+                        except Exception as exc:  # noqa: BLE001 - a lost worker fails its job only
+                            out = _failed_outcome(by_future[fut], f"{type(exc).__name__} on the cluster: {exc}")
+                        bar.update()
+                        yield out
+                except BaseException:
+                    with _no_interrupts(), contextlib.suppress(Exception):
+                        client.cancel(futures)  # jobs not started never start; running ones keep their time limit
+                    raise
             return
         workers = max(1, min(int(workers), len(jobs)))
         if workers == 1:
-            for job in jobs:
-                out = _execute(job)
+            for job in jobs:  # in this process: an interrupt ends the job's kernel in _execute_here
+                out = run(job)
                 bar.update()
                 yield out
             return
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_warm_worker) as pool:
-            futs = {pool.submit(_execute, job): job for job in jobs}
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
+                                   initargs=(os.getpid(), engine, jobs[0].get("kernel_name"),
+                                             list(dict.fromkeys(str(j["template"]) for j in jobs))))
+        try:
+            futs = {pool.submit(run, job): job for job in jobs}
             for fut in as_completed(futs):
                 try:
                     out = fut.result()
                 except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-                    job = futs[fut]
-                    out = {"name": job["name"], "status": "failed", "notebook": job["notebook"], "html": None,
-                           "seconds": 0.0, "error": f"{type(exc).__name__}: {exc}"}
+                    out = _failed_outcome(futs[fut], f"{type(exc).__name__}: {exc}")
                 bar.update()
                 yield out
+        except BaseException as exc:
+            with _no_interrupts():
+                _stop_pool(pool)
+                if isinstance(exc, KeyboardInterrupt):
+                    _stop_forkserver()
+            raise
+        pool.shutdown(wait=True)
     finally:
         bar.close()
+        if engine == "warm" and not scheduler:  # kernels of this process (workers=1) end with the run
+            from .warm import shutdown
+
+            shutdown()
+
+
+ENGINES = ("warm", "papermill")
+
+
+def _check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise CvmError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
 
 
 def _to_run(out: Mapping[str, Any]) -> NotebookRun:
@@ -602,22 +889,21 @@ def _to_run(out: Mapping[str, Any]) -> NotebookRun:
 
 
 def _load(study: str | Path):
-    """The study (None if it does not load) and its content hash (else a hash of its files)."""
+    """The validated study and its content hash; a broken study stops the run before any notebook.
+
+    Raises
+    ------
+    StudyError
+        Every located problem of the study, once (the notebooks would each
+        repeat it).
+    """
     from .study import load_study
 
     path = Path(study).expanduser().resolve()
     if not path.exists():
         raise CvmError(f"study {path} does not exist")
-    try:
-        s = load_study(path)
-        return s, s.content_hash
-    except CvmError:
-        h = hashlib.sha256()
-        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            if f.is_file():
-                h.update(f.name.encode())
-                h.update(f.read_bytes())
-        return None, h.hexdigest()[:16] + " (study does not load)"
+    s = load_study(path)
+    return s, s.content_hash
 
 
 def _provenance(study_path: Path, content_hash: str, parameters: Mapping[str, Any], template: Path) -> dict[str, Any]:
@@ -670,7 +956,7 @@ def _title(template: Path) -> str:
 
 def run_report(study: str | Path, out_dir: str | Path | None = None, *, parameters: Mapping[str, Any] | None = None,
                kernel_name: str | None = None, workers: int = 2, timeout: float = 600,
-               progress: bool = False, series: Sequence[str] = SERIES) -> Path:
+               progress: bool = False, series: Sequence[str] | None = None, engine: str = "warm") -> Path:
     """Execute the notebook series on a study and write the HTML report with its index.
 
     Each notebook of :data:`SERIES` is executed with papermill (parameters
@@ -699,8 +985,12 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
         Seconds allowed per notebook (per cell and in total).
     progress : bool
         Show a progress bar on stderr.
-    series : sequence of str
+    series : sequence of str, optional
         Template stems or paths (default :data:`SERIES`).
+    engine : {"warm", "papermill"}
+        ``"warm"`` (default): notebooks run one after another on kernels that
+        start once per worker and are reset between notebooks
+        (:mod:`cvm_kit.warm`); ``"papermill"``: a fresh kernel per notebook.
 
     Returns
     -------
@@ -709,17 +999,23 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
 
     Raises
     ------
+    StudyError
+        The study does not validate: every located problem, before any
+        notebook runs.
     RunError
         A notebook failed: the message lists each failure with its executed
         notebook, kept (with papermill's error cell) in ``<out_dir>.failed/``;
         ``out_dir`` is unchanged.
+    RunInterrupted
+        Ctrl-C: every kernel and worker ended, ``out_dir`` unchanged.
     """
+    from . import _fast_imports  # noqa: F401 - before nbformat: see the module
     study_path = Path(study).expanduser().resolve()
     s, content_hash = _load(study_path)
     label = s.label if s is not None else (study_path.stem if study_path.suffix else study_path.name)
     out = Path(out_dir) if out_dir is not None else Path("reports") / label
     out = out.resolve()
-    templates = [template_path(t) for t in series]
+    templates = [template_path(t) for t in (SERIES if series is None else series)]
     params = _check_parameters(parameters, templates)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -733,8 +1029,18 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
                          "html": str(tmp / f"{t.stem}.html"), "parameters": p, "timeout": timeout,
                          "kernel_name": kernel_name, "provenance": _provenance(study_path, content_hash, p, t),
                          "title": _title(t)})
-        outcomes = {o["name"]: _to_run(o) for o in _run_jobs(jobs, workers=workers, scheduler=None,
-                                                              progress=progress, desc="cvm report")}
+        outcomes: dict[str, NotebookRun] = {}
+        gen = _run_jobs(jobs, workers=workers, scheduler=None, progress=progress, desc="cvm report", engine=engine)
+        try:
+            for o in gen:
+                outcomes[str(o["name"])] = _to_run(o)
+        except KeyboardInterrupt:
+            gen.close()  # workers and kernels are ended before the temporary folder goes
+            done = sum(r.status == "ok" for r in outcomes.values())
+            raise RunInterrupted(f"interrupted: {done} of {len(jobs)} notebook(s) had finished; nothing was "
+                                 f"published, {out} was left unchanged") from None
+        finally:
+            gen.close()
         runs = [outcomes[t.stem] for t in templates]
         failed = [r for r in runs if not r.ok]
         if failed:
@@ -833,7 +1139,8 @@ def _write_index(path: Path, s: Any, study_path: Path, content_hash: str, params
 
 def _title_of(r: NotebookRun) -> str:
     try:
-        return _title(template_path(r.name))
+        # the notebook as run: an analyst's own series (`cvm report --notebooks`) has its own titles
+        return _title(r.notebook if r.notebook is not None and r.notebook.exists() else template_path(r.name))
     except CvmError:
         return r.name
 
@@ -843,14 +1150,47 @@ def _title_of(r: NotebookRun) -> str:
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Names the batch's own files take (index.html, manifest.json), and names some file systems refuse.
+_RESERVED = frozenset({"index", "manifest"})
+_DEVICES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(10)})
 
 
 def _file_stem(customer_id: str) -> str:
-    """A file-system safe, collision-free name for a customer's files."""
+    """A file-system safe name for a customer's files (a hash is added when the id had to be changed)."""
     stem = _UNSAFE.sub("_", customer_id)[:80].lstrip(".") or "customer"
     if stem != customer_id:
         stem += "-" + hashlib.sha256(customer_id.encode()).hexdigest()[:8]
     return stem
+
+
+def _file_stems(ids: Iterable[str]) -> dict[str, str]:
+    """A file name per customer that no other customer's and no output of the batch can take.
+
+    Names are compared ignoring case (two ids differing only by case share a
+    file on Windows and macOS) and never equal ``index`` or ``manifest``;
+    where they would, a hash of the id is added.
+
+    Examples
+    --------
+    >>> from cvm_kit.runs import _file_stems
+    >>> _file_stems(["A1", "index"])["A1"], _file_stems(["A1", "index"])["index"] != "index"
+    ('A1', True)
+    """
+    ids = list(dict.fromkeys(str(c) for c in ids))
+    stems = {cid: _file_stem(cid) for cid in ids}
+    for rounds in range(5):
+        groups: dict[str, list[str]] = {}
+        for cid, st in stems.items():
+            groups.setdefault(st.lower(), []).append(cid)
+        clash = [cid for key, members in groups.items()
+                 if len(members) > 1 or key in _RESERVED or key.split(".")[0] in _DEVICES for cid in members]
+        if not clash:
+            return stems
+        for cid in clash:
+            base = _UNSAFE.sub("_", cid.replace(".", "_"))[:80] or "customer"
+            stems[cid] = f"{base}-{hashlib.sha256(cid.encode()).hexdigest()[:8 + 4 * (rounds + 1)]}"
+    # pathological ids (hash prefixes that meet): number them, still deterministic for this set
+    return {cid: f"{st}-{i}" for i, (cid, st) in enumerate(stems.items())}
 
 
 def _frame_text(df: Any) -> str:
@@ -913,7 +1253,7 @@ def _write_manifest(path: Path, manifest: Mapping[str, Any]) -> None:
 def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, workers: int = 2, timeout: float = 600,
               force: bool = False, scheduler: str | None = None, out_dir: str | Path | None = None,
               parameters: Mapping[str, Any] | None = None, kernel_name: str | None = None,
-              template: str | Path | None = None, progress: bool = True) -> BatchResult:
+              template: str | Path | None = None, progress: bool = True, engine: str = "warm") -> BatchResult:
     """Execute the per-customer notebook once per customer, in parallel, with HTML for each.
 
     Parameters
@@ -946,6 +1286,10 @@ def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, work
         Another per-customer template (default :data:`CUSTOMER_NOTEBOOK`).
     progress : bool
         A progress bar on stderr.
+    engine : {"warm", "papermill"}
+        ``"warm"`` (default): notebooks run one after another on kernels that
+        start once per worker and are reset between notebooks
+        (:mod:`cvm_kit.warm`); ``"papermill"``: a fresh kernel per notebook.
 
     Returns
     -------
@@ -953,8 +1297,21 @@ def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, work
         One :class:`NotebookRun` per customer: ``ok`` (``<id>.ipynb`` and
         ``<id>.html`` written), ``skipped`` (inputs and template unchanged),
         ``failed`` or ``timeout`` (the executed notebook kept with the error
-        cell, no HTML). ``out_dir/index.html`` lists them and
-        ``out_dir/manifest.json`` remembers what each was made from.
+        cell, no HTML). Files are named after the id, made file-system safe;
+        an id that would take the name of another customer's files (ids
+        differing only by case) or of the batch's own (``index``,
+        ``manifest``) gets a hash of the id added. ``out_dir/manifest.json``
+        remembers what each report was made from, and ``out_dir/index.html``
+        lists every customer with a report in the folder, from any run.
+
+    Raises
+    ------
+    StudyError
+        The study does not validate: every located problem, before any
+        notebook runs.
+    RunInterrupted
+        Ctrl-C: running kernels and workers ended, temporary files removed,
+        what finished recorded in the manifest and the index.
 
     Examples
     --------
@@ -963,11 +1320,11 @@ def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, work
     >>> [x.status for x in r.runs]                                      # doctest: +SKIP
     ['ok', 'ok']
     """
+    from . import _fast_imports  # noqa: F401 - before nbformat: see the module
     t0 = time.perf_counter()
     study_path = Path(study).expanduser().resolve()
     s, content_hash = _load(study_path)
-    label = s.label if s is not None else (study_path.stem if study_path.suffix else study_path.name)
-    out = Path(out_dir) if out_dir is not None else Path("reports") / label / "customers"
+    out = Path(out_dir) if out_dir is not None else Path("reports") / s.label / "customers"
     out = out.resolve()
     tpl = template_path(template if template is not None else CUSTOMER_NOTEBOOK)
     params = dict(parameters or {})
@@ -977,28 +1334,24 @@ def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, work
             raise CvmError(f"parameter {k!r} is set per job by the batch itself")
         if k not in declared:
             raise CvmError(f"unknown parameter {k!r} for {tpl.name}; it takes {', '.join(sorted(declared))}")
-    if customers is None:
-        if s is None:
-            raise CvmError(f"study {study_path} does not load (run `cvm validate {study_path}`), so its customers "
-                           "are unknown; name them with --customers to get a failed notebook per customer")
-        ids = [str(c) for c in s.customers["customer_id"]]
-    else:
-        ids = list(dict.fromkeys(str(c) for c in customers))
+    study_ids = [str(c) for c in s.customers["customer_id"]]
+    ids = study_ids if customers is None else list(dict.fromkeys(str(c) for c in customers))
     if not ids:
         raise CvmError("no customers to run")
-    known = set(s.customers["customer_id"].astype(str)) if s is not None else set()
-    keys = _customer_keys(s, [c for c in ids if c in known], tpl, params) if s is not None else {}
+    keys = _customer_keys(s, study_ids, tpl, params)
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / MANIFEST
     manifest = _read_manifest(manifest_path)
     entries: dict[str, Any] = manifest["customers"]
+    stems = _file_stems(study_ids + ids + list(entries))
     runs: dict[str, NotebookRun] = {}
     jobs = []
     for cid in ids:
-        stem = _file_stem(cid)
+        stem = stems[cid]
         nb_path, html_path = out / f"{stem}.ipynb", out / f"{stem}.html"
         prev = entries.get(cid, {})
         if (not force and cid in keys and prev.get("key") == keys[cid] and prev.get("status") == "ok"
+                and prev.get("notebook") == nb_path.name and prev.get("html") == html_path.name
                 and nb_path.exists() and html_path.exists()):
             runs[cid] = NotebookRun(cid, "skipped", nb_path, html_path, 0.0, "")
             continue
@@ -1007,38 +1360,97 @@ def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, work
         jobs.append({"name": cid, "template": str(tpl), "notebook": str(nb_path), "html": str(html_path),
                      "parameters": p, "timeout": timeout, "kernel_name": kernel_name,
                      "provenance": _provenance(study_path, content_hash, p, tpl),
-                     "title": f"{cid}: customer value report"})
-    for o in _run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress, desc="cvm batch"):
+                     "title": f"{cid}: customer value report" + (" (internal)" if p.get("internal") else "")})
+    # files of an earlier run under another name (the set of ids changed a name) go before anything is written
+    claimed = {f"{st}.{ext}" for st in stems.values() for ext in ("ipynb", "html")}
+    for j in jobs:
+        prev = entries.get(j["name"], {})
+        for f in (prev.get("notebook"), prev.get("html")):
+            if f and f not in claimed and Path(f).name == f:
+                _remove(out / f)
+
+    def record(o: Mapping[str, Any]) -> None:
         r = _to_run(o)
         runs[r.name] = r
-        entries[r.name] = {"key": keys.get(r.name, ""), "status": r.status, "notebook": r.notebook.name if r.notebook else "",
-                           "html": r.html.name if r.html else "", "seconds": round(r.seconds, 3), "error": r.error,
-                           "study_content_hash": content_hash}
+        entries[r.name] = {"key": keys.get(r.name, ""), "status": r.status,
+                           "notebook": r.notebook.name if r.notebook else "", "html": r.html.name if r.html else "",
+                           "seconds": round(r.seconds, 3), "error": r.error, "study_content_hash": content_hash,
+                           "run_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
         _write_manifest(manifest_path, manifest)  # after each notebook: an interrupted batch resumes
+
+    gen = _run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress, desc="cvm batch", engine=engine)
+    interrupted = False
+    try:
+        for o in gen:
+            record(o)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        gen.close()  # on an interrupt: workers and kernels ended here
+    if interrupted:
+        with _no_interrupts():
+            for j in jobs:
+                if j["name"] not in runs:  # a job killed mid-way may leave its hidden temporary files
+                    stem = Path(j["notebook"]).stem
+                    for f in out.glob(f".{glob.escape(stem)}.*"):
+                        _remove(f)
+                    runs[j["name"]] = NotebookRun(j["name"], "interrupted", None, None, 0.0,
+                                                  "not finished: interrupted")
+            result = BatchResult(out, [runs[c] for c in ids], time.perf_counter() - t0, workers, scheduler)
+            _write_manifest(manifest_path, manifest)
+            _write_customer_index(out / "index.html", s, study_path, content_hash, manifest, study_ids, keys)
+            done = [j for j in jobs if runs[j["name"]].status != "interrupted"]
+            raise RunInterrupted(
+                f"interrupted: {len(done)} of {len(jobs)} notebook(s) finished "
+                f"({sum(runs[j['name']].status == 'ok' for j in done)} ok), recorded in {manifest_path} and "
+                f"{out / 'index.html'}; {len(jobs) - len(done)} not run", result)
     result = BatchResult(out, [runs[c] for c in ids], time.perf_counter() - t0, workers, scheduler)
     _write_manifest(manifest_path, manifest)
-    _write_customer_index(out / "index.html", s, study_path, content_hash, result)
+    _write_customer_index(out / "index.html", s, study_path, content_hash, manifest, study_ids, keys)
     return result
 
 
-def _write_customer_index(path: Path, s: Any, study_path: Path, content_hash: str, result: BatchResult) -> None:
+_STATE = {"ok": "ok", "skipped": "ok", "failed": "failed", "timeout": "timed out"}
+
+
+def _write_customer_index(path: Path, s: Any, study_path: Path, content_hash: str, manifest: Mapping[str, Any],
+                          study_ids: Sequence[str], keys: Mapping[str, str]) -> None:
+    """The batch's index page: every customer with a report on disk (from the manifest), not only this run's."""
     from . import __version__
     from .io import atomic_file
 
     e = html.escape
-    name = s.name if s is not None else study_path.name
+    out = path.parent
+    entries = manifest.get("customers", {})
+    order = [c for c in study_ids if c in entries] + sorted(c for c in entries if c not in set(study_ids))
     rows = []
-    for r in result.runs:
-        link = f"<a href='{e(r.html.name)}'>{e(r.name)}</a>" if r.html is not None else e(r.name)
-        nb = f"<a href='{e(r.notebook.name)}'>{e(r.notebook.name)}</a>" if r.notebook is not None else ""
-        rows.append(f"<tr><td>{link}</td><td>{e(r.status)}</td><td>{nb}</td><td>{e(r.error)}</td></tr>")
+    for cid in order:
+        ent = entries[cid]
+        nb_name, html_name = str(ent.get("notebook") or ""), str(ent.get("html") or "")
+        if not nb_name or not (out / nb_name).exists():
+            continue  # no report on disk
+        status = str(ent.get("status", ""))
+        ok = status == "ok" and html_name and (out / html_name).exists()
+        link = f"<a href='{e(html_name)}'>{e(cid)}</a>" if ok else e(cid)
+        nb = f"<a href='{e(nb_name)}'>{e(nb_name)}</a>"
+        if cid not in keys:
+            current = "no longer in the study"
+        elif ent.get("key") == keys[cid]:
+            current = "yes"
+        else:
+            current = "no: inputs, template or parameters changed since"
+        rows.append(f"<tr><td>{link}</td><td>{e(_STATE.get(status, status))}</td><td>{e(str(ent.get('run_at', '')))}"
+                    f"</td><td>{e(current)}</td><td>{nb}</td><td>{e(str(ent.get('error', '')))}</td></tr>")
+    name = s.name if s is not None else study_path.name
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(name)}: customer value reports</title>
 <style>{_INDEX_CSS}</style></head><body><main>
 <h1>{e(name)}: customer value reports</h1>
 <p>Study <code>{e(str(study_path))}</code>, content hash <code>{e(content_hash)}</code>, cvm_kit {e(__version__)},
-run {e(_dt.datetime.now().astimezone().isoformat(timespec="seconds"))}.</p>
-<table><thead><tr><th>Customer</th><th>Status</th><th>Executed notebook</th><th>Error</th></tr></thead>
+index written {e(_dt.datetime.now().astimezone().isoformat(timespec="seconds"))}. Every customer with a report in this
+folder is listed, whichever run made it.</p>
+<table><thead><tr><th>Customer</th><th>Status</th><th>Made</th><th>Up to date</th><th>Executed notebook</th>
+<th>Error</th></tr></thead>
 <tbody>{''.join(rows)}</tbody></table>
 </main></body></html>
 """

@@ -80,6 +80,7 @@ class Element:
     status_by_subsegment: Mapping[str, str] = field(default_factory=dict)
     perceived_range: tuple[float, float] | None = None
     unit_hint: str = ""
+    parity_margin: float | None = None  # currency per period: |value| within it counts as parity (hypotheses)
 
     def status_for(self, subsegment: str) -> str:
         """The element's status for customers of ``subsegment``."""
@@ -118,8 +119,9 @@ class Study:
     Attributes
     ----------
     customers : DataFrame
-        ``customer_id, subsegment`` then characteristic columns (numeric where
-        every value is a number, else text).
+        ``customer_id, subsegment`` then characteristic columns: numeric
+        (float, NaN where missing) when at least half of the column's
+        non-missing cells are numbers, else text (see docs/format-extensions.md).
     measurements : DataFrame
         ``customer_id, variable, phrase, value, source, reliability, note, line``
         where ``phrase`` is the normalised variable and ``line`` the CSV line.
@@ -145,6 +147,9 @@ class Study:
     realized: pd.DataFrame | None = None
     content_hash: str = ""
     warnings: tuple[Any, ...] = ()
+    parity_margin: float | None = None  # study-wide margin for parity hypotheses (an element's own wins)
+    options: Mapping[str, Any] = field(default_factory=dict)  # e.g. scenario_percentiles
+    business_case: Mapping[str, Any] = field(default_factory=dict)  # e.g. contribution_per_customer
 
     # -- lookups ---------------------------------------------------------
     @property
@@ -158,18 +163,28 @@ class Study:
         return [c for c in self.customers.columns if c not in ("customer_id", "subsegment")]
 
     def element(self, element_id: str) -> Element:
-        """The element with this id (KeyError naming the known ids otherwise)."""
+        """The element with this id.
+
+        Raises
+        ------
+        NotFoundError
+            (a :class:`~cvm_kit.errors.CvmError` and a KeyError) naming the known ids.
+        """
         for e in self.elements:
             if e.id == element_id:
                 return e
-        raise KeyError(f"no element {element_id!r}; known: {', '.join(e.id for e in self.elements)}")
+        from .errors import NotFoundError
+
+        raise NotFoundError(f"no element {element_id!r} in {self.path}; known: {', '.join(e.id for e in self.elements)}")
 
     def subsegment(self, subsegment_id: str) -> Subsegment:
-        """The subsegment with this id."""
+        """The subsegment with this id (:class:`~cvm_kit.errors.NotFoundError` otherwise)."""
         for s in self.subsegments:
             if s.id == subsegment_id:
                 return s
-        raise KeyError(f"no subsegment {subsegment_id!r}; known: {', '.join(self.subsegment_ids)}")
+        from .errors import NotFoundError
+
+        raise NotFoundError(f"no subsegment {subsegment_id!r} in {self.path}; known: {', '.join(self.subsegment_ids)}")
 
     def alternative_for(self, subsegment_id: str) -> str:
         """The next-best-alternative of a subsegment (its own, else the study's)."""
@@ -285,7 +300,15 @@ def project_dict(study: Study) -> dict[str, Any]:
             ed["perceived_range"] = list(e.perceived_range)
         if e.unit_hint:
             ed["unit"] = e.unit_hint
+        if e.parity_margin is not None:
+            ed["parity_margin"] = e.parity_margin
         d["elements"].append(ed)
+    if study.parity_margin is not None:
+        d["parity_margin"] = study.parity_margin
+    if study.options:
+        d["options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in study.options.items()}
+    if study.business_case:
+        d["business_case"] = dict(study.business_case)
     return d
 
 

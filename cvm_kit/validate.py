@@ -30,6 +30,7 @@ from .study import (
     FIELDWORK_STATUSES,
     FIELDWORK_STEPS,
     MEASUREMENTS_FILE,
+    OPTIONAL_FILES,
     PROJECT_FILE,
     RELIABILITIES,
     SOURCES,
@@ -57,7 +58,8 @@ _Kind = Literal["data", "estimate", "perception", "assumption"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    # .nan/.inf (and "1e400") are not values: a constant or range must be a finite number
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class _Charter(_Model):
@@ -112,6 +114,7 @@ class _Element(_Model):
     status_by_subsegment: dict[str, _Status] = Field(default_factory=dict)
     perceived_range: Optional[tuple[float, float]] = None
     unit: str = ""
+    parity_margin: Optional[float] = Field(None, gt=0)
 
     @field_validator("category", "status", mode="before")
     @classmethod
@@ -131,6 +134,21 @@ class _Element(_Model):
         return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
 
+class _Options(_Model):
+    scenario_percentiles: Optional[tuple[float, float, float]] = None
+
+    @field_validator("scenario_percentiles")
+    @classmethod
+    def _ordered(cls, v: Any) -> Any:
+        if v is not None and not (0 <= v[0] < v[1] < v[2] <= 100):
+            raise ValueError(f"expected three percentiles rising within 0..100 (conservative, base, optimistic), got {list(v)}")
+        return v
+
+
+class _BusinessCaseInputs(_Model):
+    contribution_per_customer: Optional[float] = None
+
+
 class _Project(_Model):
     name: str = Field(min_length=1)
     offering: str = Field(min_length=1)
@@ -144,6 +162,9 @@ class _Project(_Model):
     derived: list[_Derived] = Field(default_factory=list)
     price: Optional[Union[_Price, str]] = None
     elements: list[_Element] = Field(min_length=1)
+    parity_margin: Optional[float] = Field(None, gt=0)
+    options: Optional[_Options] = None
+    business_case: Optional[_BusinessCaseInputs] = None
 
     @field_validator("constants", "derived", mode="before")
     @classmethod
@@ -158,6 +179,8 @@ _KNOWN_KEYS = {
     "constants": set(_Constant.model_fields),
     "derived": set(_Derived.model_fields),
     "elements": set(_Element.model_fields),
+    "options": set(_Options.model_fields),
+    "business_case": set(_BusinessCaseInputs.model_fields),
 }
 
 
@@ -176,18 +199,29 @@ class RawStudy:
     files: dict[str, bytes]
     project_label: str = PROJECT_FILE
     project_lines: dict[str, list[int]] = field(default_factory=dict)  # workbook: sheet rows per model section
+    yaml_lines: dict[tuple[Any, ...], int] = field(default_factory=dict)  # project.yaml: line of each key path
 
 
-def _read_yaml(text: str, label: str, problems: list[Problem]) -> dict[str, Any] | None:
+def _read_yaml(text: str, label: str, problems: list[Problem],
+               lines: dict[tuple[Any, ...], int] | None = None) -> dict[str, Any] | None:
+    """Parse project.yaml (see :mod:`cvm_kit.yamlsafe`); ``lines`` receives the line of each key path."""
     import yaml
 
+    from .yamlsafe import load_yaml
+
     try:
-        data = yaml.safe_load(text)
+        data, yproblems, ylines = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        what = getattr(exc, "problem", None) or str(exc)
+        what = getattr(exc, "problem", None) or str(exc)[:300]
         problems.append(Problem(label, where, f"malformed YAML: {what}"))
+        return None
+    if lines is not None:
+        lines.update(ylines)
+    for yp in yproblems:
+        problems.append(Problem(label, f"{yp.where}, line {yp.line}" if yp.where else f"line {yp.line}", yp.message))
+    if yproblems and data is None:
         return None
     if data is None:
         problems.append(Problem(label, "", "the file is empty; expected the study model (name, offering, subsegments, elements ...)"))
@@ -199,6 +233,15 @@ def _read_yaml(text: str, label: str, problems: list[Problem]) -> dict[str, Any]
 
 
 def _decode(raw: bytes, label: str, problems: list[Problem]) -> str | None:
+    # other formats saved under a .csv/.yaml name: say what the file really is
+    if raw.startswith(b"PK\x03\x04") or raw.startswith(b"\xd0\xcf\x11\xe0"):
+        problems.append(Problem(label, "", "is an Excel workbook, not CSV text (saved with the wrong type); in Excel "
+                                "use File > Save As > 'CSV UTF-8 (Comma delimited)' under this name"))
+        return None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        problems.append(Problem(label, "", "is UTF-16 text (Excel's 'Unicode Text'); save it as "
+                                "'CSV UTF-8 (Comma delimited)' instead"))
+        return None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -211,29 +254,104 @@ def _decode(raw: bytes, label: str, problems: list[Problem]) -> str | None:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# columns that hold text, never numbers: a decimal comma is never converted in them
+_TEXT_COLUMNS = {"customer_id", "prospect_id", "subsegment", "variable", "source", "reliability", "note", "date",
+                 "step", "status", "with", "element_id", "period_start", "period_end"}
+_DECIMAL_COMMA = re.compile(r"^[+\-\u2212]?\d*,\d+$")
+_DECIMAL_POINT = re.compile(r"^[+\-\u2212]?\d*\.\d+([eE][+-]?\d+)?$")
+_SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab"}
+
+
+def _separator(text: str) -> str:
+    """The field separator, from the header line: ',' unless ';' or tab is clearly it (Excel in many locales)."""
+    head = next((ln for ln in text.split("\n") if ln.strip()), "")
+    head = re.sub(r'"[^"]*"', "", head)  # separators inside quoted names do not count
+    counts = {s: head.count(s) for s in (",", ";", "\t")}
+    best = max(counts, key=lambda s: (counts[s], s == ","))
+    return best if counts[best] else ","
+
+
+def _decimal_commas(df: pd.DataFrame, sep: str, label: str, problems: list[Problem]) -> None:
+    """Convert decimal commas ('1,5') of a ';'- or tab-separated file in place, or report why not.
+
+    Read as decimal commas only when unambiguous: no number cell of the file
+    is written with a decimal point. Text columns are never touched.
+    """
+    cols = [c for c in df.columns if c not in _TEXT_COLUMNS and c != "line" and not pd.api.types.is_numeric_dtype(df[c])]
+    comma: tuple[int, str, str] | None = None
+    point: tuple[int, str, str] | None = None
+    for c in cols:
+        vals = df[c].astype(str).str.strip()
+        hit = vals.str.match(_DECIMAL_COMMA.pattern)
+        if hit.any() and comma is None:
+            i = int(np.flatnonzero(hit.to_numpy())[0])
+            comma = (int(df["line"].iloc[i]), c, vals.iloc[i])
+        hit = vals.str.match(_DECIMAL_POINT.pattern)
+        if hit.any() and point is None:
+            i = int(np.flatnonzero(hit.to_numpy())[0])
+            point = (int(df["line"].iloc[i]), c, vals.iloc[i])
+    if comma is None:
+        return
+    found = f"{_SEPARATOR_NAMES[sep]}-separated with decimal commas (e.g. {comma[2]!r} on line {comma[0]}, column {comma[1]})"
+    if point is not None:
+        # '0,5' can only be 0.5, but '1.000' may be 1000 or 1: report it (the commas are still read, no cascade)
+        problems.append(Problem(label, f"line {point[0]}, column {point[1]}",
+                                f"the file is {found}, but {point[2]!r} here has a decimal point: is it a thousands "
+                                f"separator ({point[2].replace('.', '')}) or a decimal ({point[2].replace('.', ',')})? "
+                                "Write every number with the same decimal mark and no thousands separators"))
+    for c in cols:
+        vals = df[c].astype(str)
+        hit = vals.str.strip().str.match(_DECIMAL_COMMA.pattern)
+        if hit.any():
+            df.loc[hit, c] = vals[hit].str.strip().str.replace(",", ".", regex=False)
+    if point is None:
+        problems.append(Problem(label, "", f"read as {found}, as Excel saves CSV in many locales", "warning"))
+
+
+def _tokenizer_message(exc: Exception, sep: str) -> str:
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if m:
+        return (f"line {m.group(2)} has {m.group(3)} fields but the header has {m.group(1)}: a value holding the "
+                f"separator ({_SEPARATOR_NAMES[sep]}) must be in double quotes")
+    return f"cannot be read as CSV: {str(exc)[:300]}"
+
+
 def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFrame | None:
-    """Read CSV text as an all-text table with a ``line`` column (file line numbers)."""
+    """Read CSV text as an all-text table with a ``line`` column (file line numbers).
+
+    The separator is ',' unless the header is clearly ';'- or tab-separated
+    (as Excel saves CSV in many European locales); such files may use decimal
+    commas, read as numbers when unambiguous (see :func:`_decimal_commas`).
+    """
     if not text.strip():
         problems.append(Problem(label, "", "the file is empty; expected a header row and data rows"))
         return None
+    sep = _separator(text)
     try:
-        header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), nrows=0).columns]
-        # text columns stay exact Python strings; a numeric 'value' column parses in C
-        dtypes = {i: object for i, c in enumerate(header) if c != "value"}
-        df = pd.read_csv(io.StringIO(text), dtype=dtypes, keep_default_na=False, skip_blank_lines=True)
+        header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns]
+        # text columns stay exact Python strings; a numeric 'value' column parses in C (comma files only:
+        # elsewhere it may hold decimal commas)
+        dtypes = {i: object for i, c in enumerate(header) if c != "value" or sep != ","}
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=dtypes, keep_default_na=False, skip_blank_lines=True)
     except Exception as exc:  # pandas raises several parser error types
-        problems.append(Problem(label, "", f"cannot be read as CSV: {exc}"))
+        problems.append(Problem(label, "", _tokenizer_message(exc, sep)))
         return None
     df.columns = header
     if len(set(header)) != len(header):
         dup = sorted({c for c in header if header.count(c) > 1})
         problems.append(Problem(label, "header", f"column(s) {', '.join(dup)} appear more than once"))
         return None
-    df["line"] = _line_numbers(text, len(df))
+    df["line"] = _line_numbers(text, len(df), sep)
     for c in header:
         # free-text notes keep their spacing (and skipping them saves a pass over 600k rows)
-        if df[c].dtype == object and c != "note":
+        if c == "note":
+            continue
+        if df[c].dtype == object:
             df[c] = map_unique(df[c], lambda t: str(t).strip())
+        elif pd.api.types.is_string_dtype(df[c]):  # pandas >= 3 reads text as its str dtype: keep it
+            df[c] = df[c].str.strip()
+    if sep != ",":
+        _decimal_commas(df, sep, label, problems)
     return df
 
 
@@ -245,7 +363,7 @@ def map_unique(col: pd.Series, fn) -> pd.Series:
     return pd.Series(mapped[codes], index=col.index, dtype=object)
 
 
-def _line_numbers(text: str, n: int) -> list[int] | range:
+def _line_numbers(text: str, n: int, sep: str = ",") -> list[int] | range:
     """File line of each data row (header is line 1; blank lines are skipped)."""
     if text.count("\n") - text.endswith("\n") == n:
         return range(2, n + 2)  # one physical line per row: no loop over lines needed
@@ -254,7 +372,7 @@ def _line_numbers(text: str, n: int) -> list[int] | range:
     # records may span lines (quoted newlines): the csv reader knows where each starts
     # a note may be longer than the csv module's default field limit (128 KiB)
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
     starts: list[int] = []
     prev = 0
     for rec in reader:
@@ -281,18 +399,22 @@ def read_raw(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
     files: dict[str, bytes] = {}
     tables: dict[str, pd.DataFrame] = {}
     project = None
-    for name in (PROJECT_FILE, CUSTOMERS_FILE, MEASUREMENTS_FILE):
-        if not (path / name).is_file():
-            problems.append(Problem(name, "", f"missing: a study folder needs {PROJECT_FILE}, {CUSTOMERS_FILE} and {MEASUREMENTS_FILE}"))
-    for f in sorted(path.iterdir()):
-        if not f.is_file() or f.name.startswith("."):
+    yaml_lines: dict[tuple[Any, ...], int] = {}
+    present = [f for f in sorted(path.iterdir()) if f.is_file() and not f.name.startswith(".")]
+    for name in (PROJECT_FILE, CUSTOMERS_FILE, MEASUREMENTS_FILE, *OPTIONAL_FILES):
+        if (path / name).is_file():
+            files[name] = (path / name).read_bytes()
             continue
-        if f.name == PROJECT_FILE or (f.suffix == ".csv" and f.name in (CUSTOMERS_FILE, MEASUREMENTS_FILE, "prospects.csv", "fieldwork.csv", "realized.csv")):
-            files[f.name] = f.read_bytes()
+        required = name in (PROJECT_FILE, CUSTOMERS_FILE, MEASUREMENTS_FILE)
+        stand_in = _stand_in(name, present)
+        if stand_in is not None:
+            problems.append(Problem(name, "", stand_in, "error" if required else "warning"))
+        elif required:
+            problems.append(Problem(name, "", f"missing: a study folder needs {PROJECT_FILE}, {CUSTOMERS_FILE} and {MEASUREMENTS_FILE}"))
     if PROJECT_FILE in files:
         text = _decode(files[PROJECT_FILE], PROJECT_FILE, problems)
         if text is not None:
-            project = _read_yaml(text, PROJECT_FILE, problems)
+            project = _read_yaml(text, PROJECT_FILE, problems, yaml_lines)
     for name, raw in files.items():
         if name.endswith(".csv"):
             text = _decode(raw, name, problems)
@@ -301,7 +423,26 @@ def read_raw(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
                 if df is not None:
                     tables[name] = df
     labels = {n: n for n in tables}
-    return RawStudy(path, project, tables, labels, files), problems
+    return RawStudy(path, project, tables, labels, files, yaml_lines=yaml_lines), problems
+
+
+def _stand_in(name: str, present: list[Path]) -> str | None:
+    """What to say when ``name`` is missing but a file that was probably meant for it is there."""
+    stem, suffix = name.rsplit(".", 1)
+    for f in present:
+        low = f.name.lower()
+        if low == name:
+            return f"found {f.name}: file names are case-sensitive; rename it {name}"
+        fstem = low.rsplit(".", 1)[0] if "." in low else low
+        if fstem != stem and fstem != name:
+            continue
+        if suffix == "yaml" and f.suffix.lower() == ".yml":
+            return f"found {f.name}: rename it {name}"
+        if f.suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods", ".numbers"):
+            return (f"found {f.name}, a spreadsheet, where {name} belongs: cvm_kit reads CSV text here; in Excel use "
+                    f"File > Save As > 'CSV UTF-8 (Comma delimited)' and name it {name}")
+        return f"found {f.name} where {name} belongs: save it as CSV text named {name}"
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -354,7 +495,7 @@ class ValidationReport:
 
 
 def _loc(parts: tuple[Any, ...], project: dict[str, Any]) -> str:
-    """Render a pydantic location as ``elements[2].status (id=downtime)``."""
+    """Render a pydantic location as ``elements[2].status (id=downtime)`` (the id shortened if long)."""
     out = ""
     ident = None
     node: Any = project
@@ -366,13 +507,31 @@ def _loc(parts: tuple[Any, ...], project: dict[str, Any]) -> str:
         try:
             node = node[p]
             if isinstance(node, dict) and ident is None and ("id" in node or "name" in node) and isinstance(p, int):
-                ident = f"id={node['id']}" if "id" in node else f"name={node['name']}"
+                ident = f"id={_text_of(node['id'])}" if "id" in node else f"name={_text_of(node['name'])}"
         except (KeyError, IndexError, TypeError):
             node = None
     return out + (f" ({ident})" if ident else "")
 
 
-def _pydantic_problems(exc: ValidationError, project: dict[str, Any], label: str) -> list[Problem]:
+def _text_of(v: Any) -> str:
+    """Short text of a YAML value for a message: strings as written (cut at 60), anything else a bounded repr."""
+    from .yamlsafe import short_repr
+
+    if isinstance(v, str):
+        return v if len(v) <= 60 else v[:57] + "..."
+    return short_repr(v)
+
+
+def _finite_text(v: Any) -> str:
+    if isinstance(v, float):
+        return ".nan" if v != v else (".inf" if v > 0 else "-.inf")
+    return _text_of(v) if not isinstance(v, str) else repr(_text_of(v))
+
+
+def _pydantic_problems(exc: ValidationError, project: dict[str, Any], label: str,
+                       lines: dict[tuple[Any, ...], int] | None = None) -> list[Problem]:
+    from .yamlsafe import short_repr
+
     out = []
     for err in exc.errors():
         loc = tuple(err["loc"])
@@ -384,9 +543,14 @@ def _pydantic_problems(exc: ValidationError, project: dict[str, Any], label: str
         if err["type"] == "missing":
             msg = "required key is missing"
         elif err["type"] == "literal_error":
-            msg = f"{got!r} is not allowed; expected {msg.split('Input should be ')[-1]}"
+            msg = f"{short_repr(got)} is not allowed; expected {msg.split('Input should be ')[-1]}"
+        elif err["type"] == "finite_number":
+            msg = (f"{_finite_text(got)} is not a finite number (.nan, .inf and numbers beyond 1.8e308 are not values); "
+                   "expected a plain number")
+            line = (lines or {}).get(loc)
+            where += f", line {line}" if line else ""
         elif got is not None and not isinstance(got, (dict, list)):
-            msg = f"{got!r}: {msg}" + (_number_hint(got) if isinstance(got, str) and err["type"] == "float_parsing" else "")
+            msg = f"{short_repr(got)}: {msg}" + (_number_hint(got) if isinstance(got, str) and err["type"] == "float_parsing" else "")
         out.append(Problem(label, where, msg))
     return out
 
@@ -483,10 +647,53 @@ def _to_number(text: str) -> float | None:
     return float(t)
 
 
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,. '\u00a0\u202f]\d{3})+([.,]\d+)?$")
+
+
 def _number_hint(text: str) -> str:
-    if re.match(r"^[+-]?\d{1,3}([,. ']\d{3})+([.,]\d+)?$", text.strip()):
+    t = text.strip()
+    if _THOUSANDS.match(t):
         return " (write it without thousands separators, e.g. 1200.5)"
+    if re.match(r"^[+-]?\d*,\d+$", t):
+        return f" (a decimal comma? write it with a point: {t.replace(',', '.')})"
     return ""
+
+
+# control characters (C0, DEL, C1) and bidirectional overrides: never part of an id or a name
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "backspace", 9: "tab", 10: "line break", 13: "carriage return",
+                  27: "ESC", 127: "DEL"}
+
+
+def _control(text: Any) -> str | None:
+    """Which control character ``text`` holds, and where (None when it is plain)."""
+    if not isinstance(text, str):
+        return None
+    m = _CONTROL.search(text)
+    if m is None:
+        return None
+    code = ord(m.group())
+    name = _CONTROL_NAMES.get(code, f"U+{code:04X}")
+    return f"{name} (U+{code:04X}) at character {m.start() + 1}"
+
+
+def _control_problem(text: str, what: str) -> str:
+    return (f"{_text_of(text)!r} holds a control character, {_control(text)}; {what} must be plain text "
+            "(control characters garble terminals, reports and workbooks)")
+
+
+def _check_control_column(df: pd.DataFrame, col: str, label: str, what: str, problems: list[Problem]) -> None:
+    """One error per distinct id or name of ``col`` holding a control character (first line, count)."""
+    if col not in df.columns:
+        return
+    vals = df[col]
+    uniq = pd.unique(vals)
+    bad = [u for u in uniq if _control(u)]
+    for u in bad:
+        hit = (vals == u).to_numpy()
+        lines = df["line"].to_numpy()[hit]
+        more = f" (and {len(lines) - 1} more row(s))" if len(lines) > 1 else ""
+        problems.append(Problem(label, f"line {lines[0]}, column {col}", _control_problem(u, what) + more))
 
 
 def _required_columns(df: pd.DataFrame, label: str, cols: tuple[str, ...], problems: list[Problem]) -> bool:
@@ -529,7 +736,7 @@ def validate(path: str | Path) -> ValidationReport:
         try:
             model = _Project.model_validate(raw.project)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(exc, raw.project, plabel))
+            problems.extend(_pydantic_problems(exc, raw.project, plabel, raw.yaml_lines))
             # keep checking the rest: neutralise the bad fields and validate again
             model = _salvage(raw.project, exc)
         problems.extend(_unknown_keys(raw.project, plabel))
@@ -629,7 +836,7 @@ def validate(path: str | Path) -> ValidationReport:
                 problems.append(Problem(plabel, f"elements[{i}].perceived_range (id={e.id})", f"low {rng[0]} is above high {rng[1]}"))
             assumptions = (e.assumptions,) if isinstance(e.assumptions, str) else tuple(e.assumptions)
             elements.append(Element(e.id, e.name or e.id, e.category, e.status, eq, tuple(a for a in assumptions if a),
-                                    dict(e.status_by_subsegment), rng, e.unit))
+                                    dict(e.status_by_subsegment), rng, e.unit, e.parity_margin))
             del where
 
         if model.charter is not None:
@@ -641,50 +848,61 @@ def validate(path: str | Path) -> ValidationReport:
             if c.start and c.end and c.end < c.start:
                 problems.append(Problem(plabel, "charter.end", f"end {c.end} is before start {c.start}"))
 
+    # ---- ids and names: no control characters ---------------------------------
+    if model is not None:
+        def _ctl(value: Any, where: str, what: str, *, spaces_ok: bool = False) -> None:
+            text = re.sub(r"[\t\n\r]", " ", value) if spaces_ok and isinstance(value, str) else value
+            if _control(text):
+                problems.append(Problem(plabel, where, _control_problem(value, what)))
+
+        for i, s in enumerate(model.subsegments):
+            _ctl(s.id, f"subsegments[{i}].id", "a subsegment id")
+        for i, c in enumerate(model.constants):
+            _ctl(c.name, f"constants[{i}].name", "a constant's name")
+        for i, d in enumerate(model.derived):
+            _ctl(d.name, f"derived[{i}].name", "a derived quantity's name")
+            _ctl(d.equation, f"derived[{i}].equation", "a word equation", spaces_ok=True)
+        if model.price is not None:
+            _ctl(model.price if isinstance(model.price, str) else model.price.equation, "price.equation",
+                 "a word equation", spaces_ok=True)
+        for i, e in enumerate(model.elements):
+            _ctl(e.id, f"elements[{i}].id", "an element id")
+            _ctl(e.name, f"elements[{i}].name", "an element name")
+            if e.equation:
+                _ctl(e.equation, f"elements[{i}].equation", "a word equation", spaces_ok=True)
+            for sid in e.status_by_subsegment:
+                _ctl(sid, f"elements[{i}].status_by_subsegment", "a subsegment id")
+
     # ---- derived: cycles and evaluation order -------------------------------
-    order: list[str] = []
-    if derived_eqs:
-        state: dict[str, int] = {}
-
-        def visit(n: str, stack: list[str]) -> None:
-            if state.get(n) == 2:
-                return
-            if state.get(n) == 1:
-                cyc = stack[stack.index(n):] + [n]
-                problems.append(Problem(plabel, "derived", "derived quantities refer to each other in a cycle: "
-                                        + " -> ".join(f"[{derived_eqs[x][0]}]" for x in cyc)))
-                return
-            state[n] = 1
-            for p in derived_eqs[n][1].phrases:
-                if p in derived_eqs:
-                    visit(p, stack + [n])
-            state[n] = 2
-            order.append(n)
-
-        for n in derived_eqs:
-            visit(n, [])
-        order = list(dict.fromkeys(order))
+    order = _derived_order(derived_eqs, plabel, problems)
 
     # ---- customers.csv ------------------------------------------------------
     customers = raw.tables.get(CUSTOMERS_FILE)
     clabel = raw.labels.get(CUSTOMERS_FILE, CUSTOMERS_FILE)
     cust_ids: set[str] = set()
     cust_frame: pd.DataFrame | None = None
+    duplicates: list[tuple[str, int, int]] = []  # (customer id, line, first line)
+    # customer ids used by other tables but absent from customers.csv: id -> [(file label, lines)]
+    unknown_refs: dict[str, list[tuple[str, list[int]]]] = {}
     if customers is not None and _required_columns(customers, clabel, ("customer_id", "subsegment"), problems):
+        for col in customers.columns:
+            if col != "line" and _control(col):
+                problems.append(Problem(clabel, "header", _control_problem(col, "a column name")))
+        _check_control_column(customers, "customer_id", clabel, "a customer id", problems)
         first: dict[str, int] = {}
         for cid, sub, line in zip(customers["customer_id"], customers["subsegment"], customers["line"]):
             if not cid:
                 problems.append(Problem(clabel, f"line {line}, column customer_id", "empty customer_id"))
                 continue
             if cid in first:
-                problems.append(Problem(clabel, f"line {line}, column customer_id", f"duplicate customer {cid!r} (first on line {first[cid]})"))
+                duplicates.append((cid, line, first[cid]))
             first.setdefault(cid, line)
             if model is not None and subs_complete and sub not in sub_ids:
-                problems.append(Problem(clabel, f"line {line}, column subsegment", f"unknown subsegment {sub!r} for customer {cid!r}; expected one of {', '.join(sub_ids)}"))
+                problems.append(Problem(clabel, f"line {line}, column subsegment", f"unknown subsegment {_text_of(sub)!r} for customer {_text_of(cid)!r}; expected one of {', '.join(sub_ids)}"))
         cust_ids = set(first)
         if not len(customers):
             problems.append(Problem(clabel, "", "no customers: expected one row per participating customer"))
-        cust_frame = _typed_characteristics(customers.drop(columns=["line"]))
+        cust_frame = _typed_characteristics(customers, clabel, problems)
 
     # ---- measurements.csv ---------------------------------------------------
     meas = raw.tables.get(MEASUREMENTS_FILE)
@@ -717,10 +935,10 @@ def validate(path: str | Path) -> ValidationReport:
         badrel = ~(rel.isin(RELIABILITIES) | (rel == ""))
         for line, text in zip(meas.loc[badrel, "line"], meas.loc[badrel, "reliability"]):
             problems.append(Problem(mlabel, f"line {line}, column reliability", f"{text[:60]!r}; expected one of {', '.join(RELIABILITIES)} or empty"))
+        _check_control_column(meas, "customer_id", mlabel, "a customer id", problems)
+        _check_control_column(meas, "variable", mlabel, "a variable (a phrase of the word equations)", problems)
         if customers is not None and cust_ids:
-            unknown = ~meas["customer_id"].isin(cust_ids)
-            for line, cid in zip(meas.loc[unknown, "line"], meas.loc[unknown, "customer_id"]):
-                problems.append(Problem(mlabel, f"line {line}, column customer_id", f"unknown customer {cid[:60]!r}; expected a customer_id of {CUSTOMERS_FILE}"))
+            _collect_unknown(meas, cust_ids, mlabel, unknown_refs)
         empty_var = meas["variable"] == ""
         for line in meas.loc[empty_var, "line"]:
             problems.append(Problem(mlabel, f"line {line}, column variable", "empty variable; expected a phrase used by an equation"))
@@ -760,8 +978,9 @@ def validate(path: str | Path) -> ValidationReport:
 
     # ---- optional tables ----------------------------------------------------
     prospects = _optional_prospects(raw, cust_frame, sub_ids if subs_complete else [], problems)
-    fieldwork = _optional_fieldwork(raw, cust_ids, problems)
-    realized = _optional_realized(raw, cust_ids, {e.id for e in elements}, problems)
+    fieldwork = _optional_fieldwork(raw, cust_ids, problems, unknown_refs, sub_ids if subs_complete else [])
+    realized = _optional_realized(raw, cust_ids, {e.id for e in elements}, problems, unknown_refs)
+    problems.extend(_customer_id_problems(clabel, duplicates, unknown_refs, sorted(cust_ids)))
 
     if raw.project_lines:
         problems = [_sheet_location(p, raw) for p in problems]
@@ -789,6 +1008,9 @@ def validate(path: str | Path) -> ValidationReport:
         fieldwork=fieldwork,
         realized=realized,
         content_hash=content_hash(raw.files),
+        parity_margin=model.parity_margin,
+        options=model.options.model_dump(exclude_none=True) if model.options is not None else {},
+        business_case=model.business_case.model_dump(exclude_none=True) if model.business_case is not None else {},
     )
     # coverage warnings need the study (which customer lacks which phrase)
     from .values import missing_inputs
@@ -799,6 +1021,42 @@ def validate(path: str | Path) -> ValidationReport:
                                 "warning"))
     study = _replace_warnings(study, [p for p in problems if p.severity == "warning"])
     return ValidationReport(path, problems, study)
+
+
+def _derived_order(derived_eqs: dict[str, tuple[str, Equation]], label: str, problems: list[Problem]) -> list[str]:
+    """Derived quantities in evaluation order (each after those it uses); cycles reported.
+
+    An iterative depth-first search: a chain of thousands of derived
+    quantities needs no Python recursion.
+    """
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for root in derived_eqs:
+        if state.get(root):
+            continue
+        path: list[str] = [root]
+        state[root] = 1
+        todo = [iter([p for p in derived_eqs[root][1].phrases if p in derived_eqs])]
+        while todo:
+            nxt = next(todo[-1], None)
+            if nxt is None:
+                done = path.pop()
+                todo.pop()
+                state[done] = 2
+                order.append(done)
+                continue
+            if state.get(nxt) == 2:
+                continue
+            if state.get(nxt) == 1:
+                cyc = path[path.index(nxt):] + [nxt]
+                shown = cyc if len(cyc) <= 12 else cyc[:6] + ["..."] + cyc[-5:]
+                problems.append(Problem(label, "derived", "derived quantities refer to each other in a cycle: "
+                                        + " -> ".join("..." if x == "..." else f"[{derived_eqs[x][0]}]" for x in shown)))
+                continue
+            state[nxt] = 1
+            path.append(nxt)
+            todo.append(iter([p for p in derived_eqs[nxt][1].phrases if p in derived_eqs]))
+    return order
 
 
 def _normalize_column(col: pd.Series) -> pd.Series:
@@ -836,19 +1094,119 @@ def _replace_warnings(study: Study, warnings: list[Problem]) -> Study:
     return replace(study, warnings=tuple(warnings))
 
 
-def _typed_characteristics(df: pd.DataFrame) -> pd.DataFrame:
-    """Numeric characteristic columns become floats; others stay text."""
-    out = df.copy()
+def _collect_unknown(df: pd.DataFrame, cust_ids: set[str], label: str,
+                     unknown_refs: dict[str, list[tuple[str, list[int]]]]) -> None:
+    """Record the rows of ``df`` whose customer_id is not in customers.csv, grouped by id."""
+    unknown = ~df["customer_id"].isin(cust_ids) & (df["customer_id"] != "")
+    if not unknown.any():
+        return
+    for cid, lines in df.loc[unknown].groupby("customer_id", sort=False)["line"]:
+        unknown_refs.setdefault(cid, []).append((label, [int(x) for x in lines]))
+
+
+def _lines_text(lines: list[int]) -> str:
+    if len(lines) == 1:
+        return f"line {lines[0]}"
+    shown = ", ".join(str(x) for x in lines[:5]) + (", ..." if len(lines) > 5 else "")
+    return f"{len(lines)} rows, lines {shown}"
+
+
+def _customer_id_problems(clabel: str, duplicates: list[tuple[str, int, int]],
+                          unknown_refs: dict[str, list[tuple[str, list[int]]]], known: list[str]) -> list[Problem]:
+    """Duplicate customers and unknown customer ids, each reported once.
+
+    A duplicated row in customers.csv is often another customer's row with a
+    mistyped id: that customer's rows elsewhere then all look unknown. Those
+    follow from the duplicate, so they are named in its message rather than
+    reported row by row.
+    """
+    out = []
+    if duplicates:
+        orphans = ""
+        if unknown_refs:
+            names = list(unknown_refs)
+            uses = "; ".join(f"{_text_of(cid)!r} in " + ", ".join(f"{lab} ({len(ls)} row{'s' if len(ls) > 1 else ''})"
+                                                             for lab, ls in refs)
+                             for cid, refs in list(unknown_refs.items())[:5])
+            more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+            orphans = (f"; meanwhile {uses}{more} ha{'s' if len(names) == 1 else 've'} no row in {CUSTOMERS_FILE}: "
+                       f"was this row meant to be {' or '.join(repr(_text_of(n)) for n in names[:3])}?")
+        for cid, line, first in duplicates:
+            out.append(Problem(clabel, f"line {line}, column customer_id",
+                               f"duplicate customer {_text_of(cid)!r} (first on line {first}){orphans}"))
+        return out
+    for cid, refs in unknown_refs.items():
+        for label, lines in refs:
+            hint = difflib.get_close_matches(cid, known, n=1, cutoff=0.6)
+            tip = " (an invitee who declined may stay out of it: log its declined step)" if "fieldwork" in label else ""
+            out.append(Problem(label, f"line {lines[0]}, column customer_id",
+                               f"unknown customer {_text_of(cid)!r} ({_lines_text(lines)}); expected a customer_id of "
+                               f"{CUSTOMERS_FILE}{tip}" + (f"; did you mean {hint[0]!r}?" if hint else "")))
+    return out
+
+
+#: Cells read as a missing number in a numeric characteristic column (case-insensitive).
+MISSING_MARKERS = ("", "n/a", "na", "n.a.", "#n/a", "nan", "null", "none", "-", "?", "missing")
+
+
+def _plain_number(text: str) -> str:
+    """'6,130' -> '6130', '6.130,5' -> '6130.5', "6'130" -> '6130': the number without grouping."""
+    t = text.strip()
+    if re.match(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$", t):
+        return t.replace(".", "").replace(",", ".")
+    return re.sub(r"[, '\u00a0\u202f]", "", t)
+
+
+def _typed_characteristics(df: pd.DataFrame, label: str, problems: list[Problem],
+                           numeric_columns: frozenset[str] = frozenset()) -> pd.DataFrame:
+    """Characteristic columns typed: numeric ones as floats (NaN where missing), the rest as text.
+
+    A column is numeric when at least half of its non-missing cells are
+    numbers (thousands-separated ones included), or when it is numeric in
+    customers.csv (``numeric_columns``, for prospects.csv). In a numeric
+    column, text that is not a plain number is an error naming the line, the
+    column and the text; a missing marker (empty, ``n/a``, ``NA`` ...) is a
+    missing value, with one warning per column. Elsewhere only empty cells
+    are missing (``NA`` may be a region, ``none`` a category).
+    """
+    out = df.drop(columns=["line"]).copy()
+    lines = df["line"].to_numpy()
     for c in out.columns:
         if c in ("customer_id", "subsegment", "prospect_id"):
             continue
-        vals = out[c]
-        nonempty = vals[vals != ""]
-        nums = nonempty.map(_to_number)
-        if len(nonempty) and nums.notna().all():
-            out[c] = vals.map(lambda t: _to_number(t) if t != "" else float("nan")).astype(float)
-        else:
+        vals = out[c].astype(str)
+        missing = map_unique(vals, lambda t: t.strip().lower() in MISSING_MARKERS).astype(bool).to_numpy()
+        nums = map_unique(vals, lambda t: _to_number(t))
+        is_num = nums.notna().to_numpy() & ~missing
+        grouped = map_unique(vals, lambda t: bool(_THOUSANDS.match(t.strip()))).astype(bool).to_numpy() & ~is_num & ~missing
+        n_present = int((~missing).sum())
+        numeric = c in numeric_columns or (is_num.any() and 2 * int((is_num | grouped).sum()) >= n_present)
+        if not numeric:
+            _check_control_column(df, c, label, "a characteristic's category", problems)
             out[c] = vals.replace("", pd.NA)
+            continue
+        bad = np.flatnonzero(~is_num & ~missing)
+        for k, i in enumerate(bad[:10]):
+            text = vals.iloc[i]
+            if grouped[i]:
+                what = (f"{_text_of(text)!r} has a thousands separator; write the number without it "
+                        f"({_plain_number(text)})")
+            else:
+                what = (f"{_text_of(text)!r} is not a number{_number_hint(text)}; column {c} is numeric "
+                        f"({int(is_num.sum())} of {n_present} filled cells are numbers): write a plain number "
+                        "(a unit belongs in the column name), or leave the cell empty or n/a when unknown")
+            problems.append(Problem(label, f"line {lines[i]}, column {c}", what))
+        if len(bad) > 10:
+            problems.append(Problem(label, f"column {c}", f"{len(bad) - 10} more cells that are not numbers "
+                                    f"(lines {', '.join(str(x) for x in lines[bad[10:15]])} ...)"))
+        miss = np.flatnonzero(missing)
+        if len(miss):
+            shown = ", ".join(f"line {lines[i]} ({vals.iloc[i].strip()!r})" for i in miss[:5])
+            problems.append(Problem(label, f"column {c}",
+                                    f"{len(miss)} missing value(s) in a numeric column: {shown}"
+                                    f"{' ...' if len(miss) > 5 else ''}; those rows are left out of analyses of {c}",
+                                    "warning"))
+        out[c] = np.where(is_num, nums.to_numpy(dtype=object), np.nan).astype(float)
     return out
 
 
@@ -860,17 +1218,23 @@ def _optional_prospects(raw: RawStudy, customers: pd.DataFrame | None, sub_ids: 
     id_col = "prospect_id" if "prospect_id" in df.columns else "customer_id"
     if not _required_columns(df, label, (id_col,), problems):
         return None
+    for col in df.columns:
+        if col != "line" and _control(col):
+            problems.append(Problem(label, "header", _control_problem(col, "a column name")))
+    _check_control_column(df, id_col, label, "a prospect id", problems)
     seen: dict[str, int] = {}
     for pid, line in zip(df[id_col], df["line"]):
         if pid in seen:
-            problems.append(Problem(label, f"line {line}, column {id_col}", f"duplicate prospect {pid!r} (first on line {seen[pid]})"))
+            problems.append(Problem(label, f"line {line}, column {id_col}", f"duplicate prospect {_text_of(pid)!r} (first on line {seen[pid]})"))
         seen.setdefault(pid, line)
     if "subsegment" in df.columns and sub_ids:
         for sub, line in zip(df["subsegment"], df["line"]):
             if sub and sub not in sub_ids:
-                problems.append(Problem(label, f"line {line}, column subsegment", f"unknown subsegment {sub!r}; expected one of {', '.join(sub_ids)}"))
-    out = _typed_characteristics(df.drop(columns=["line"]).rename(columns={id_col: "prospect_id"}))
-    return out
+                problems.append(Problem(label, f"line {line}, column subsegment", f"unknown subsegment {_text_of(sub)!r}; expected one of {', '.join(sub_ids)}"))
+    # a characteristic numeric among the studied customers is numeric for prospects too
+    numeric = frozenset() if customers is None else frozenset(
+        c for c in customers.columns if c not in ("customer_id", "subsegment") and pd.api.types.is_float_dtype(customers[c]))
+    return _typed_characteristics(df.rename(columns={id_col: "prospect_id"}), label, problems, numeric)
 
 
 def _parse_date(text: str) -> _dt.date | None:
@@ -880,7 +1244,18 @@ def _parse_date(text: str) -> _dt.date | None:
         return None
 
 
-def _optional_fieldwork(raw: RawStudy, cust_ids: set[str], problems: list[Problem]) -> pd.DataFrame | None:
+def _optional_fieldwork(raw: RawStudy, cust_ids: set[str], problems: list[Problem],
+                        unknown_refs: dict[str, list[tuple[str, list[int]]]] | None = None,
+                        sub_ids: list[str] | None = None) -> pd.DataFrame | None:
+    """The research log, checked. A contact not in customers.csv may be an invitee who declined.
+
+    Such a contact is accepted (with a warning naming it) when its log shows
+    it declined and never had a visit or sent data: it never joined, so it
+    has no row in customers.csv. Any other contact missing from
+    customers.csv is an unknown customer (an error). An optional
+    ``subsegment`` column places declined invitees in the funnel of their
+    subsegment.
+    """
     df = raw.tables.get("fieldwork.csv")
     if df is None:
         return None
@@ -891,27 +1266,51 @@ def _optional_fieldwork(raw: RawStudy, cust_ids: set[str], problems: list[Proble
     for col in ("with", "note"):
         if col not in df.columns:
             df[col] = ""
+    _check_control_column(df, "customer_id", label, "a customer id", problems)
     dates = []
     for row in df.itertuples(index=False):
         d = getattr(row, "date")
         line = getattr(row, "line")
-        if cust_ids and row.customer_id not in cust_ids:
-            problems.append(Problem(label, f"line {line}, column customer_id", f"unknown customer {row.customer_id!r}; expected a customer_id of {CUSTOMERS_FILE}"))
         if row.step.lower() not in FIELDWORK_STEPS:
-            problems.append(Problem(label, f"line {line}, column step", f"{row.step!r}; expected one of {', '.join(FIELDWORK_STEPS)}"))
+            problems.append(Problem(label, f"line {line}, column step", f"{_text_of(row.step)!r}; expected one of {', '.join(FIELDWORK_STEPS)}"))
         if row.status.lower() not in FIELDWORK_STATUSES:
-            problems.append(Problem(label, f"line {line}, column status", f"{row.status!r}; expected one of {', '.join(FIELDWORK_STATUSES)}"))
+            problems.append(Problem(label, f"line {line}, column status", f"{_text_of(row.status)!r}; expected one of {', '.join(FIELDWORK_STATUSES)}"))
         parsed = _parse_date(d) if d else None
         if parsed is None and not (d == "" and row.status.lower() == "planned"):  # planned, not yet dated: fine
-            problems.append(Problem(label, f"line {line}, column date", f"{d!r} is not a date; expected YYYY-MM-DD"))
+            problems.append(Problem(label, f"line {line}, column date", f"{_text_of(d)!r} is not a date; expected YYYY-MM-DD"))
         dates.append(parsed)
+    if "subsegment" in df.columns and sub_ids:
+        for sub, line in zip(df["subsegment"], df["line"]):
+            if sub and sub not in sub_ids:
+                problems.append(Problem(label, f"line {line}, column subsegment",
+                                        f"unknown subsegment {_text_of(sub)!r}; expected one of {', '.join(sub_ids)} or empty"))
     df["date"] = pd.to_datetime(pd.Series(dates, dtype=object), errors="coerce").values
     df["step"] = df["step"].str.lower()
     df["status"] = df["status"].str.lower()
+    if cust_ids:
+        outside = df[~df["customer_id"].isin(cust_ids) & (df["customer_id"] != "")]
+        took_part = []
+        for cid, rows in outside.groupby("customer_id", sort=False):
+            if _never_joined(rows):
+                problems.append(Problem(label, f"line {int(rows['line'].iloc[0])}, column customer_id",
+                                        f"{_text_of(cid)!r} is not in {CUSTOMERS_FILE}: counted as an invitee who "
+                                        "declined (the fieldwork funnel shows it as invited and declined)", "warning"))
+            else:
+                took_part.append(cid)
+        if took_part and unknown_refs is not None:
+            _collect_unknown(outside[outside["customer_id"].isin(took_part)], cust_ids, label, unknown_refs)
     return df
 
 
-def _optional_realized(raw: RawStudy, cust_ids: set[str], element_ids: set[str], problems: list[Problem]) -> pd.DataFrame | None:
+def _never_joined(rows: pd.DataFrame) -> bool:
+    """Whether a contact's log rows show a declined invitation: a decline, and no visit or data done."""
+    if not (rows["status"] == "declined").any():
+        return False
+    return not ((rows["status"] == "done") & rows["step"].isin(("data_visit", "data_received", "review"))).any()
+
+
+def _optional_realized(raw: RawStudy, cust_ids: set[str], element_ids: set[str], problems: list[Problem],
+                       unknown_refs: dict[str, list[tuple[str, list[int]]]] | None = None) -> pd.DataFrame | None:
     df = raw.tables.get("realized.csv")
     if df is None:
         return None
@@ -922,12 +1321,13 @@ def _optional_realized(raw: RawStudy, cust_ids: set[str], element_ids: set[str],
     for col in ("period_start", "period_end", "source", "note"):
         if col not in df.columns:
             df[col] = ""
+    _check_control_column(df, "customer_id", label, "a customer id", problems)
+    if cust_ids and unknown_refs is not None:  # reported with the other unknown ids, once per id
+        _collect_unknown(df, cust_ids, label, unknown_refs)
     for row in df.itertuples(index=False):
         line = row.line
-        if cust_ids and row.customer_id not in cust_ids:
-            problems.append(Problem(label, f"line {line}, column customer_id", f"unknown customer {row.customer_id!r}; expected a customer_id of {CUSTOMERS_FILE}"))
         if element_ids and row.element_id not in element_ids:
-            problems.append(Problem(label, f"line {line}, column element_id", f"unknown element {row.element_id!r}; expected one of {', '.join(sorted(element_ids))}"))
+            problems.append(Problem(label, f"line {line}, column element_id", f"unknown element {_text_of(row.element_id)!r}; expected one of {', '.join(sorted(element_ids))}"))
         for col in ("promised", "realized"):
             text = getattr(row, col)
             if text != "" and _to_number(text) is None:

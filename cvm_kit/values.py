@@ -12,7 +12,7 @@ reported by phrase, never a silent 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -24,7 +24,7 @@ from .study import SOURCES, Study
 
 SOURCE_RANK = {s: i for i, s in enumerate(SOURCES)}  # higher = less reliable
 QUANTIFIED = ("difference", "contention")  # statuses that are summed
-NOT_COMPUTABLE = "(no finite result: division by zero?)"
+NOT_COMPUTABLE = "(no finite result)"  # fallback only: reasons name the step
 TOTAL_COLUMNS = ["differential_value", "contention_value", "price_difference", "net_value"]
 
 
@@ -32,7 +32,42 @@ TOTAL_COLUMNS = ["differential_value", "contention_value", "price_difference", "
 # inputs
 
 
-_TABLE_CACHE: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+_TABLE_COLUMNS = ("customer_id", "variable", "phrase", "value", "source")
+_TABLE_CACHE: dict[tuple, tuple[list[pd.Series], pd.DataFrame]] = {}
+
+
+def _buffer(series: pd.Series) -> tuple[int, tuple[int, ...]]:
+    """Where a column's data lives (address and shape of its array)."""
+    arr = getattr(series.array, "_ndarray", None)  # numpy-backed extension arrays (python strings)
+    if arr is None:
+        arr = np.asarray(series.array)
+    return arr.__array_interface__["data"][0], arr.shape
+
+
+def _fingerprint(m: pd.DataFrame) -> tuple:
+    """A cache key that changes whenever the measurement columns' content may have changed.
+
+    Under pandas' copy-on-write (the default from pandas 3) any in-place edit
+    (``m.loc[0, "value"] = 99``) of a frame whose columns the cache still
+    holds copies the edited column first, so its address changes: comparing
+    addresses catches it at no cost. The value column's bytes are also hashed
+    (a few ms for 640,000 rows) as a second guard; without copy-on-write
+    (pandas 2) the text columns are hashed too.
+    """
+    import hashlib
+
+    cols = [m[c] for c in _TABLE_COLUMNS]
+    digest = hashlib.blake2b(np.ascontiguousarray(cols[3].to_numpy(dtype=float)).tobytes(), digest_size=16)
+    if not _copy_on_write():
+        for c in (0, 1, 2, 4):
+            digest.update(pd.util.hash_pandas_object(cols[c], index=False).to_numpy().tobytes())
+    return (id(m), len(m), tuple(_buffer(c) for c in cols), digest.hexdigest())
+
+
+def _copy_on_write() -> bool:
+    if int(pd.__version__.split(".")[0]) >= 3:  # always on (reading the option warns)
+        return True
+    return getattr(pd.options.mode, "copy_on_write", False) is True
 
 
 def measurement_table(study: Study) -> pd.DataFrame:
@@ -53,8 +88,9 @@ def measurement_table(study: Study) -> pd.DataFrame:
     True
     """
     m = study.measurements
-    hit = _TABLE_CACHE.get(id(m))
-    if hit is not None and hit[0] is m:  # same frame object: aggregated already
+    cache_key = _fingerprint(m)
+    hit = _TABLE_CACHE.get(cache_key)
+    if hit is not None:  # the same columns, unchanged: aggregated already
         return hit[1].copy()
     # group on one integer key (customer code x phrase code): far faster than two text keys
     cc, cu = pd.factorize(m["customer_id"], sort=False)
@@ -76,7 +112,9 @@ def measurement_table(study: Study) -> pd.DataFrame:
     out["source"] = pd.Series(np.asarray(SOURCES, dtype=object)[agg["rank"].to_numpy(int)], dtype=object)
     if len(_TABLE_CACHE) > 8:
         _TABLE_CACHE.clear()
-    _TABLE_CACHE[id(m)] = (m, out)
+    # hold the columns themselves: the addresses in the key stay theirs, and under copy-on-write
+    # an in-place edit of the study's frame then copies the column (so its address changes)
+    _TABLE_CACHE[cache_key] = ([m[c] for c in _TABLE_COLUMNS], out)
     return out.copy()
 
 
@@ -86,13 +124,17 @@ class Environment:
 
     ``values[phrase]`` and ``ranks[phrase]`` are float arrays over the rows;
     a rank is the source's position in :data:`~cvm_kit.study.SOURCES`
-    (NaN where the input is missing).
+    (NaN where the input is missing). Values are finite or NaN.
     """
 
     ids: np.ndarray
     subsegments: np.ndarray
     values: dict[str, np.ndarray]
     ranks: dict[str, np.ndarray]
+    #: derived phrase -> why each row has no finite value (``""`` if it has one or an input is
+    #: missing), e.g. ``"division by zero in [a] / [b] (in [Hours per tonne])"``; only derived
+    #: quantities with at least one such row are listed.
+    reasons: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _constants_map(study: Study) -> dict[str, tuple[float, int]]:
@@ -133,19 +175,46 @@ def _equations(study: Study) -> Iterable[Equation]:
 
 
 def _resolve_derived(study: Study, values: dict[str, np.ndarray], ranks: dict[str, np.ndarray],
-                     given: frozenset[str] = frozenset()) -> None:
+                     given: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+    """Compute the derived quantities in place; return their reasons (see :attr:`Environment.reasons`)."""
     n_rows = len(next(iter(values.values()))) if values else 0
+    reasons: dict[str, np.ndarray] = {}
     for d in study.derived:  # already in evaluation order
         n = normalize_phrase(d.name)
-        computed = np.broadcast_to(_finite(d.equation.evaluate(values)), (n_rows,))
+        v, own = d.equation.evaluate_with_reasons(values)
+        computed = np.broadcast_to(_finite(v), (n_rows,))
+        own = np.broadcast_to(own, (n_rows,))
+        if own.any():
+            own = np.where(own != "", own + f" (in [{d.name}])", "").astype(object)
+        why = _with_inherited(d.equation, own, reasons, n_rows)
         rank = _weakest(d.equation, ranks, n_rows)
         if n in given:  # a what-if may state a derived quantity outright; derive only its blanks
             have = ~np.isnan(values[n])
             values[n] = np.where(have, values[n], computed)
             ranks[n] = np.where(have, ranks[n], rank)
+            why = np.where(have, "", why).astype(object)
         else:
             values[n] = computed
             ranks[n] = rank
+        if why.any():
+            reasons[n] = why
+    return reasons
+
+
+def _with_inherited(eq: Equation, own: np.ndarray, reasons: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """Why each row of ``eq`` has no finite value: a derived input's own problem first, else ``own``.
+
+    A derived quantity that divided by zero is NaN where ``eq`` uses it, so
+    ``eq`` itself sees only a NaN operand: its reason is inherited here.
+    """
+    inherited = [reasons[p] for p in eq.phrases if p in reasons]
+    if not inherited:
+        return np.broadcast_to(own, (n,))
+    out = np.full(n, "", dtype=object)
+    for why in inherited + [np.broadcast_to(own, (n,))]:
+        take = (out == "") & (why != "")
+        out[take] = why[take]
+    return out
 
 
 def _finite(a: np.ndarray) -> np.ndarray:
@@ -194,8 +263,8 @@ def environment(study: Study) -> Environment:
         else:
             values[phrase] = np.full(n, float(value))
             ranks[phrase] = np.full(n, float(rank))
-    _resolve_derived(study, values, ranks)
-    return Environment(ids, cust["subsegment"].to_numpy(object), values, ranks)
+    reasons = _resolve_derived(study, values, ranks)
+    return Environment(ids, cust["subsegment"].to_numpy(object), values, ranks, reasons)
 
 
 def what_if_environment(study: Study, inputs: pd.DataFrame, subsegment: str | Iterable[str] | None = None,
@@ -245,16 +314,21 @@ def what_if_environment(study: Study, inputs: pd.DataFrame, subsegment: str | It
             if p not in values and p not in derived:
                 values[p] = np.full(n, np.nan)
                 ranks[p] = np.full(n, np.nan)
-    _resolve_derived(study, values, ranks, given & derived)
-    return Environment(ids, subs, values, ranks)
+    reasons = _resolve_derived(study, values, ranks, given & derived)
+    return Environment(ids, subs, values, ranks, reasons)
 
 
 # ---------------------------------------------------------------------------
 # element values
 
 
-def _element_arrays(study: Study, env: Environment) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """element id -> (value, rank, status) arrays, placeholders excluded."""
+def _element_arrays(study: Study, env: Environment
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """element id -> (value, rank, status, reason) arrays, placeholders excluded.
+
+    ``reason`` is ``""`` or why the row has no finite value although its inputs
+    are present (a division by zero, an overflow; see :func:`_equation_values`).
+    """
     n = len(env.ids)
     out = {}
     for e in study.elements:
@@ -263,16 +337,31 @@ def _element_arrays(study: Study, env: Environment) -> dict[str, tuple[np.ndarra
         status = np.array([e.status_for(s) for s in env.subsegments], dtype=object) if e.status_by_subsegment \
             else np.full(n, e.status, dtype=object)
         if e.equation is not None:
-            v = _finite(np.broadcast_to(e.equation.evaluate(env.values), (n,)))
+            v, why = _equation_values(e.equation, env)
             r = _weakest(e.equation, env.ranks, n)
         else:
             v = np.full(n, np.nan)
             r = np.full(n, np.nan)
+            why = np.full(n, "", dtype=object)
         parity = status == "parity"
         v = np.where(parity, 0.0, v)
         r = np.where(parity, np.nan, r)
-        out[e.id] = (v, r, status)
+        if parity.any() and why.any():
+            why = np.where(parity, "", why).astype(object)
+        out[e.id] = (v, r, status, why)
     return out
+
+
+def _equation_values(eq: Equation, env: Environment) -> tuple[np.ndarray, np.ndarray]:
+    """An equation over the environment's rows: (values, reasons), each of one entry per row.
+
+    Any non-finite intermediate result makes the row's value NaN (never
+    absorbed by ``min``/``max`` or a later division), and its reason names the
+    sub-expression, e.g. ``"division by zero in [Call cost] / [Tonnes]"``.
+    """
+    n = len(env.ids)
+    v, own = eq.evaluate_with_reasons(env.values)
+    return _finite(np.broadcast_to(v, (n,))), _with_inherited(eq, own, env.reasons, n)
 
 
 def _missing_text(study: Study, env: Environment, eq: Equation | None, leaves: Mapping[str, tuple[str, ...]],
@@ -288,6 +377,30 @@ def _missing_text(study: Study, env: Environment, eq: Equation | None, leaves: M
             name = display.get(p, p)
             text[miss] = [t + ("; " if t else "") + name for t in text[miss]]
     return text
+
+
+def _join_reasons(missing: np.ndarray, why: np.ndarray) -> np.ndarray:
+    """Missing-input text followed by any non-finite reason, ``; ``-separated."""
+    if not why.any():
+        return missing
+    both = (missing != "") & (why != "")
+    return np.where(both, missing + "; " + why, np.where(why != "", why, missing)).astype(object)
+
+
+def missing_text(missing_inputs: str) -> str:
+    """A ``missing_inputs`` entry of :func:`element_values` as a sentence part.
+
+    Examples
+    --------
+    >>> missing_text("Tonnes; division by zero in [Call cost] / [Tonnes]")
+    'missing [Tonnes]; division by zero in [Call cost] / [Tonnes]'
+    """
+    parts = [p for p in str(missing_inputs).split("; ") if p]
+    # a phrase never holds '[' (phrases are written in brackets); reasons quote [phrases]
+    phrases = [p for p in parts if "[" not in p and not p.startswith("(")]
+    others = [p for p in parts if p not in phrases]
+    head = ["missing " + ", ".join(f"[{p}]" for p in phrases)] if phrases else []
+    return "; ".join(head + others)
 
 
 def _display_names(study: Study) -> dict[str, str]:
@@ -316,7 +429,11 @@ def element_values(study: Study, env: Environment | None = None) -> pd.DataFrame
         One row per customer and element: ``customer_id, subsegment,
         element_id, status, value, weakest_source, missing_inputs``.
         ``value`` is NaN when an input is missing, and ``missing_inputs``
-        then names the phrases (``; ``-separated). ``weakest_source`` is the
+        then names the phrases (``; ``-separated), followed by the reason
+        when a step of the equation had no finite result with all inputs
+        present, e.g. ``division by zero in [Call cost] / [Tonnes]`` or
+        ``overflow in [a] * [b]`` (the value is then missing too, even if a
+        later ``max(..., 0)`` would have hidden it). ``weakest_source`` is the
         least reliable source among the inputs used (data > estimate >
         perception > assumption); empty for parity.
 
@@ -338,8 +455,8 @@ def element_values(study: Study, env: Environment | None = None) -> pd.DataFrame
     ids = [e.id for e in study.elements if e.id in arrays]
     for eid in ids:
         e = study.element(eid)
-        v, r, status = arrays[eid]
-        missing = _missing_text(study, env, e.equation, leaves, display)
+        v, r, status, why = arrays[eid]
+        missing = _join_reasons(_missing_text(study, env, e.equation, leaves, display), why)
         # inputs all present but no finite result: say so, never an unexplained blank
         missing = np.where(np.isnan(v) & (missing == ""), NOT_COMPUTABLE, missing)
         cols["missing_inputs"].append(np.where(status == "parity", "", missing))
@@ -369,12 +486,16 @@ def price_difference(study: Study, env: Environment | None = None) -> pd.Series:
         Indexed by customer id; 0 everywhere if the study has no price equation.
     """
     env = env if env is not None else environment(study)
+    v, _ = _price_arrays(study, env)
+    return pd.Series(v, index=pd.Index(env.ids, name="customer_id"), name="price_difference")
+
+
+def _price_arrays(study: Study, env: Environment) -> tuple[np.ndarray, np.ndarray]:
+    """(price difference, reason) per row; 0 and ``""`` without a price equation."""
     n = len(env.ids)
     if study.price is None:
-        v = np.zeros(n)
-    else:
-        v = _finite(np.broadcast_to(study.price.evaluate(env.values), (n,)))
-    return pd.Series(v, index=pd.Index(env.ids, name="customer_id"), name="price_difference")
+        return np.zeros(n), np.full(n, "", dtype=object)
+    return _equation_values(study.price, env)
 
 
 def totals(study: Study, values: pd.DataFrame | None = None, env: Environment | None = None) -> pd.DataFrame:
@@ -394,7 +515,8 @@ def totals(study: Study, values: pd.DataFrame | None = None, env: Environment | 
     --------
     >>> import cvm_kit as cvm
     >>> t = cvm.totals(cvm.load_study(cvm.example_path()))
-    >>> bool(((t["differential_value"] - t["price_difference"] - t["net_value"]).abs() < 1e-6).dropna().all())
+    >>> gap = (t["differential_value"] - t["price_difference"] - t["net_value"]).abs().dropna()
+    >>> bool((gap < 1e-6).all())
     True
     """
     env = env if env is not None else environment(study)
@@ -447,10 +569,10 @@ def evaluate(study: Study, inputs: pd.DataFrame, subsegment: str | Iterable[str]
     """
     env = what_if_environment(study, inputs, subsegment)
     arrays = _element_arrays(study, env)
-    out = pd.DataFrame({k: v for k, (v, _, _) in arrays.items()}, index=inputs.index)
+    out = pd.DataFrame({k: v for k, (v, _, _, _) in arrays.items()}, index=inputs.index)
     diff = np.zeros(len(inputs))
     cont = np.zeros(len(inputs))
-    for v, _, status in arrays.values():
+    for v, _, status, _ in arrays.values():
         diff = diff + np.where(np.isin(status, QUANTIFIED), v, 0.0)
         cont = cont + np.where(status == "contention", v, 0.0)
     out["differential_value"] = diff
@@ -590,3 +712,152 @@ display_names = _display_names
 phrase_users = _phrase_users
 needed_for = _needed_for
 constants_map = _constants_map
+
+
+# ---------------------------------------------------------------------------
+# scenarios from the observed spread
+
+SCENARIOS = ("conservative", "base", "optimistic")
+DEFAULT_SCENARIO_PERCENTILES = (10.0, 50.0, 90.0)
+SCENARIO_COLUMNS = ["phrase", "n", "p_low", "p_mid", "p_high", "direction", "conservative", "base", "optimistic"]
+
+
+def scenario_percentiles(study: Study, percentiles: Iterable[float] | None = None) -> tuple[float, float, float]:
+    """The (low, mid, high) percentiles the scenarios use.
+
+    In this order: ``percentiles`` if given; the study's option
+    ``scenario_percentiles`` (``options: {scenario_percentiles: [10, 50, 90]}``
+    in project.yaml) where the study model exposes its options; else
+    10, 50 and 90.
+
+    Raises
+    ------
+    CvmError
+        Unless three finite numbers with 0 <= low < mid < high <= 100.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> scenario_percentiles(cvm.load_study(cvm.example_path()), [5, 50, 95])
+    (5.0, 50.0, 95.0)
+    """
+    where = "scenario percentiles"
+    if percentiles is None:
+        options = getattr(study, "options", None)
+        if isinstance(options, Mapping) and options.get("scenario_percentiles") is not None:
+            percentiles = options["scenario_percentiles"]
+            where = f"{study.path / 'project.yaml'}: options.scenario_percentiles"
+        else:
+            return DEFAULT_SCENARIO_PERCENTILES
+    try:
+        vals = tuple(float(x) for x in percentiles)
+    except (TypeError, ValueError):
+        raise CvmError(f"{where}: expected three numbers (low, mid, high), e.g. 10, 50, 90; "
+                       f"got {str(percentiles)[:60]!r}") from None
+    if len(vals) != 3 or not all(np.isfinite(vals)) or not (0 <= vals[0] < vals[1] < vals[2] <= 100):
+        raise CvmError(f"{where}: expected three increasing percentiles between 0 and 100 "
+                       f"(low, mid, high), e.g. 10, 50, 90; got {', '.join(f'{v:g}' for v in vals)}")
+    return vals  # type: ignore[return-value]
+
+
+#: Fewest customers with a value for an input's percentiles to be given: with one, a
+#: "percentile" is that customer's own figure; with two, the low and high percentiles give
+#: both figures back exactly.
+MIN_SCENARIO_CUSTOMERS = 3
+
+
+def input_scenarios(study: Study, subsegment: str, percentiles: Iterable[float] | None = None,
+                    env: Environment | None = None, *, min_customers: int = MIN_SCENARIO_CUSTOMERS
+                    ) -> pd.DataFrame:
+    """Conservative, base and optimistic values of every input, from a subsegment's observed spread.
+
+    For each input phrase, the low, mid and high percentiles (default 10th,
+    50th, 90th; :func:`scenario_percentiles`; numpy's linear interpolation)
+    of the subsegment's customers' resolved values (a customer's own
+    measurement, else the constant). Only these subsegment statistics are
+    returned, never a customer's row.
+
+    Orientation: an input whose high percentile gives a higher net value
+    than its low percentile (every other input at its mid percentile,
+    counting only the elements and price resting on it) has conservative =
+    low percentile and optimistic = high; one that lowers net value (a cost,
+    the offering's price) the reverse. Where the effect is 0 or cannot be
+    computed (an input of the same element has no value in the subsegment),
+    conservative is the low percentile and ``direction`` is 0.
+
+    Parameters
+    ----------
+    study : Study
+    subsegment : str
+    percentiles : three numbers, optional
+        Overrides the study option.
+    env : Environment, optional
+        The studied customers' inputs (computed if omitted).
+    min_customers : int
+        Fewest customers with a value for the percentiles to be given
+        (default :data:`MIN_SCENARIO_CUSTOMERS`); below it they are NaN, so
+        no single customer's figure passes for a subsegment statistic.
+
+    Returns
+    -------
+    DataFrame
+        ``phrase, n, p_low, p_mid, p_high, direction, conservative, base,
+        optimistic``: one row per input phrase (display form, order of
+        :func:`input_phrases`); ``n`` counts the subsegment's customers with
+        a value; ``direction`` is +1 (higher raises net value), -1 or 0;
+        NaN percentiles where fewer than ``min_customers`` have a value.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> s = input_scenarios(study, study.subsegment_ids[0])
+    >>> bool((s["base"] == s["p_mid"]).all())
+    True
+    """
+    study.subsegment(subsegment)  # KeyError naming the known ids
+    low, mid, high = scenario_percentiles(study, percentiles)
+    env = env if env is not None else environment(study)
+    display = _display_names(study)
+    phrases = input_phrases(study)
+    in_sub = env.subsegments == subsegment
+    rows = []
+    for p in phrases:
+        x = env.values[p][in_sub] if p in env.values else np.array([])
+        x = x[~np.isnan(x)]
+        q = np.percentile(x, [low, mid, high]) if x.size >= max(min_customers, 1) else np.full(3, np.nan)
+        rows.append((display.get(p, p), int(x.size), *map(float, q)))
+    out = pd.DataFrame(rows, columns=["phrase", "n", "p_low", "p_mid", "p_high"])
+    out["direction"] = _directions(study, subsegment, phrases, out)
+    up = out["direction"].to_numpy() >= 0
+    out["conservative"] = np.where(up, out["p_low"], out["p_high"])
+    out["base"] = out["p_mid"]
+    out["optimistic"] = np.where(up, out["p_high"], out["p_low"])
+    return out[SCENARIO_COLUMNS]
+
+
+def _directions(study: Study, subsegment: str, phrases: list[str], pct: pd.DataFrame) -> np.ndarray:
+    """+1/-1/0: the sign of net value(high percentile) - net value(low), one input at a time."""
+    k = len(phrases)
+    if not k:
+        return np.zeros(0, dtype=int)
+    names = pct["phrase"].tolist()
+    base = pct["p_mid"].to_numpy(float)
+    cases = np.tile(base, (2 * k, 1))
+    for j in range(k):  # row 2j: input j at its low percentile, row 2j+1: at its high one
+        cases[2 * j, j] = pct["p_low"].iat[j]
+        cases[2 * j + 1, j] = pct["p_high"].iat[j]
+    frame = pd.DataFrame(cases, columns=names)
+    env = what_if_environment(study, frame, subsegment)
+    arrays = _element_arrays(study, env)
+    price, _ = _price_arrays(study, env)
+    users = _phrase_users(study)
+    out = np.zeros(k, dtype=int)
+    for j, p in enumerate(phrases):
+        effect = 0.0
+        for u in _needed_for(study, users.get(p, []), subsegment):
+            v = price if u == "price" else arrays[u][0]
+            effect += (v[2 * j + 1] - v[2 * j]) * (-1.0 if u == "price" else 1.0)
+        if np.isfinite(effect) and effect != 0:
+            out[j] = 1 if effect > 0 else -1
+    return out

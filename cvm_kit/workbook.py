@@ -24,7 +24,8 @@ _TABLE_SHEETS = {"customers": CUSTOMERS_FILE, "measurements": MEASUREMENTS_FILE,
                  "fieldwork": "fieldwork.csv", "realized": "realized.csv"}
 _MODEL_SHEETS = ("project", "subsegments", "constants", "derived", "elements")
 ELEMENT_COLUMNS = ["id", "name", "category", "status", "equation", "assumptions", "status_by_subsegment",
-                   "perceived_low", "perceived_high", "unit"]
+                   "perceived_low", "perceived_high", "unit", "parity_margin"]
+_SECTIONS = ("charter", "options", "business_case")  # project keys written as "<section>.<key>"
 
 
 def _text(v: Any) -> str:
@@ -76,25 +77,47 @@ def read_study_workbook(path: str | Path):
         if need not in sheets:
             problems.append(Problem(label, f"sheet {need}", f"missing sheet; expected sheets {', '.join(_MODEL_SHEETS)}, customers, measurements"))
 
+    reported: set[str] = set()
+
     def records(name: str) -> list[tuple[int, dict[str, Any]]]:
         if name not in sheets:
             return []
         header, rows = _sheet_rows(wb[name])
-        return [(i, dict(zip(header, vals))) for i, vals in rows]
+        dup = sorted({h for h in header if h and header.count(h) > 1})
+        if dup and name not in reported:  # a dict keeps the last of two equal columns: say so
+            reported.add(name)
+            problems.append(Problem(f"{label}[{name}]", "header", f"column(s) {', '.join(dup)} appear more than once"))
+        out = []
+        for i, vals in rows:
+            rec: dict[str, Any] = {}
+            for h, v in zip(header, vals):
+                rec.setdefault(h, v)  # the first of two equal columns (reported above)
+            out.append((i, rec))
+        return out
 
     # sheet rows of each model item, so problems can name "elements sheet, row 4"
     rows_of: dict[str, list[int]] = {sec: [i for i, _ in records(sec)] for sec in ("subsegments", "constants", "derived", "elements")}
     rows_of["project"] = [i for i, _ in records("project")]
     project: dict[str, Any] = {}
     charter: dict[str, Any] = {}
+    key_rows: dict[str, int] = {}
     for i, rec in records("project"):
         key = _text(rec.get("key"))
         val = rec.get("value")
         if not key:
             continue
+        if key in key_rows:  # the later row would silently win
+            problems.append(Problem(f"{label}[project]", key,  # located as "key <key>" like every project problem
+                                    f"key {key!r} appears twice (rows {key_rows[key]} and {i}); keep one"))
+        key_rows.setdefault(key, i)
         if key.startswith("charter."):
             k = key.split(".", 1)[1]
             charter[k] = [t.strip() for t in _text(val).split(";") if t.strip()] if k == "team" else _text(val)
+        elif key.split(".", 1)[0] in _SECTIONS[1:] and "." in key:
+            sec, k = key.split(".", 1)
+            listed = k == "scenario_percentiles"  # written as "10; 50; 90"
+            project.setdefault(sec, {})[k] = ([t.strip() for t in _text(val).split(";") if t.strip()] if listed
+                                              else _text(val))
         elif key == "price":
             if _text(val):
                 project["price"] = {"equation": _text(val)}
@@ -149,17 +172,30 @@ def read_study_workbook(path: str | Path):
 EXCEL_CELL_LIMIT = 32_767  # characters Excel keeps in one cell; openpyxl would cut the rest
 
 
+def _cell_text(v: Any) -> Any:
+    """Control characters Excel cannot store (ESC, BEL, NUL ...; not tab or line breaks) written as ``\\x1b``.
+
+    Validation keeps them out of ids and names; free text (a note, the study
+    name) may hold them, and openpyxl would refuse the whole workbook.
+    """
+    if isinstance(v, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", v)
+    return v
+
+
 def _write_sheet(ws, header: list[str], rows: list[list[Any]]) -> None:
     from .errors import CvmError
 
-    ws.append(header)
+    ws.append([_cell_text(h) for h in header])
     for i, r in enumerate(rows, start=2):
         for col, v in zip(header, r):
             if isinstance(v, str) and len(v) > EXCEL_CELL_LIMIT:
                 raise CvmError(f"sheet {ws.title}, row {i}, column {col}: text of {len(v):,} characters is longer than "
                                f"an Excel cell holds ({EXCEL_CELL_LIMIT:,}); keep this study as a folder, or shorten it")
     for r in rows:
-        ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in r])
+        ws.append([None if (isinstance(v, float) and pd.isna(v)) else _cell_text(v) for v in r])
     # study text is data, never a formula: force string cells
     for row in ws.iter_rows(min_row=1):
         for cell in row:
@@ -180,6 +216,11 @@ def write_study_workbook(study: Study, path: str | Path) -> None:
         kv.append([f"charter.{k}", "; ".join(v) if k == "team" else (v.isoformat() if hasattr(v, "isoformat") else v)])
     if "price" in d:
         kv.append(["price", d["price"]["equation"]])
+    if "parity_margin" in d:
+        kv.append(["parity_margin", d["parity_margin"]])
+    for sec in _SECTIONS[1:]:
+        for k, v in (d.get(sec) or {}).items():
+            kv.append([f"{sec}.{k}", "; ".join(f"{x:g}" for x in v) if isinstance(v, (list, tuple)) else v])
     _write_sheet(ws, ["key", "value"], kv)
     _write_sheet(wb.create_sheet("subsegments"), ["id", "description", "next_best_alternative"],
                  [[s.id, s.description, s.next_best_alternative] for s in study.subsegments])
@@ -191,7 +232,7 @@ def write_study_workbook(study: Study, path: str | Path) -> None:
         rng = e.perceived_range or (None, None)
         erows.append([e.id, e.name, e.category or "", e.status, e.equation.text if e.equation else "",
                       "\n".join(e.assumptions), "; ".join(f"{k}: {v}" for k, v in e.status_by_subsegment.items()),
-                      rng[0], rng[1], e.unit_hint])
+                      rng[0], rng[1], e.unit_hint, e.parity_margin])
     _write_sheet(wb.create_sheet("elements"), ELEMENT_COLUMNS, erows)
     frames = {"customers": study.customers,
               "measurements": study.measurements[["customer_id", "variable", "value", "source", "reliability", "note"]],

@@ -17,24 +17,30 @@ Conflicts are never resolved silently:
   planned with ``replace=True`` (``cvm import --replace``): it is then
   ``changed`` and replaces *all* the customer's rows for that phrase.
 
-:func:`apply_import` refuses to write while any conflict remains.
+:func:`apply_import` refuses to write while any conflict remains, and writes
+under the study's lock (:func:`study_lock`, ``<study>/.cvm.lock``), so two
+imports at once never lose a row. Returned workbooks are read streaming, with
+caps on their size, rows and cells (:data:`MAX_BYTES`, :data:`MAX_ROWS`,
+:data:`MAX_CELLS`); a number cell must hold a finite number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .equations import normalize_phrase
 from .errors import CvmError, Problem, StudyError
+from .io import LOCK_FILE
 from .study import CUSTOMERS_FILE, MEASUREMENTS_FILE, OPTIONAL_FILES, PROJECT_FILE, RELIABILITIES, SOURCES, Study
 
 #: The sheet every worksheet holds its table in.
@@ -162,9 +168,15 @@ def _safe_stem(text: str) -> str:
 
 
 def _text_cell(ws, row: int, col: int, text: object):
-    """Write study text as an explicit string cell (a leading '=' stays text)."""
+    """Write study text as an explicit string cell (a leading '=' stays text).
+
+    Control characters an .xlsx cannot hold (ESC, BEL, NUL ...) become ``?``
+    rather than stopping the workbook.
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     cell = ws.cell(row=row, column=col)
-    cell.value = "" if text is None else str(text)
+    cell.value = "" if text is None else ILLEGAL_CHARACTERS_RE.sub("?", str(text))
     cell.data_type = "s"
     return cell
 
@@ -309,30 +321,53 @@ def write_worksheets(study: Study, out_dir: str | Path, *, customers: Iterable[s
 # reading
 
 
-def _to_number(value: object) -> float | None:
-    """A cell value as a float, or None when it is not a plain number."""
+#: Caps on a returned worksheet. One from `cvm worksheet` has a row per input phrase (tens, rarely hundreds)
+#: and nine columns, and unpacks to well under a megabyte; a file past a cap is refused before it can
+#: exhaust memory or time (a padded sheet, a zip bomb).
+MAX_ROWS = 10_000
+MAX_CELLS = 200_000
+MAX_BYTES = 50_000_000  # declared uncompressed size of all the parts of the .xlsx
+_MAX_PARTS = 1_000
+
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_FINITE_WORDS = re.compile(r"[+-]?(?:inf|infinity|nan)", re.I)
+
+
+def _parse_number(value: object) -> tuple[float | None, str | None]:
+    """A cell value as a finite float, or ``(None, why not)``."""
     if isinstance(value, bool):
-        return None
+        return None, f"{value} (a TRUE/FALSE value)"
     if isinstance(value, (int, float, np.integer, np.floating)):
         v = float(value)
-        return v if np.isfinite(v) else None
+        return (v, None) if np.isfinite(v) else (None, f"{v!r} is not a finite number")
+    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
+        return None, f"{value} (a date or time)"
     if isinstance(value, str):
         t = value.strip().replace("\u2212", "-")
-        if re.fullmatch(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", t):
-            return float(t)
-    return None
-
-
-def _number_problem(value: object) -> str:
-    if isinstance(value, bool):
-        return f"{value} (a TRUE/FALSE value)"
-    if isinstance(value, (_dt.date, _dt.datetime, _dt.time)):
-        return f"{value} (a date or time)"
+        if _NUMBER_TEXT.fullmatch(t):
+            return _literal(t, repr(value.strip()))
+        if _NON_FINITE_WORDS.fullmatch(t):
+            return None, f"{value.strip()!r} is not a finite number"
     text = str(value)[:60]
     hint = ""
     if re.match(r"^[+-]?\d{1,3}([,. ']\d{3})+([.,]\d+)?$", str(value).strip()):
         hint = " (write it without thousands separators, e.g. 1200.5)"
-    return f"{text!r} is text{hint}"
+    return None, f"{text!r} is text{hint}"
+
+
+def _literal(text: str, shown: str) -> tuple[float | None, str | None]:
+    """A number literal that must stay finite and must not underflow to 0 (``1e400``, ``1e-400``)."""
+    v = float(text)
+    if not np.isfinite(v):
+        return None, f"{shown} is not a finite number (too large for a float)"
+    if v == 0.0 and re.search(r"[1-9]", text.lower().split("e")[0]):
+        return None, f"{shown} underflows to 0 (too small for a float); write 0 or a larger value"
+    return v, None
+
+
+def _to_number(value: object) -> float | None:
+    """A cell value as a finite float, or None when it is not a plain finite number."""
+    return _parse_number(value)[0]
 
 
 def _cell_text(value: object) -> str:
@@ -343,35 +378,163 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
-def _read_one(study: Study, path: Path, known: dict[str, str], problems: list[Problem]) -> list[dict]:
-    """Rows of one filled workbook (problems appended, nothing raised)."""
+def _package_problem(path: Path, max_bytes: int) -> str | None:
+    """Refuse a zip whose declared contents are too big to unpack (checked before anything is unpacked).
+
+    zipfile stops reading a part at its declared size, so the declared sizes bound what is read.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError):
+        return None  # not a zip: openpyxl's own error says it is not a workbook
+    if len(infos) > _MAX_PARTS:
+        return (f"holds {len(infos)} parts, more than the cap of {_MAX_PARTS}; expected a worksheet written by "
+                "`cvm worksheet`")
+    total = sum(i.file_size for i in infos)
+    if total > max_bytes:
+        return (f"unpacks to {total / 1e6:.1f} MB, more than the cap of {max_bytes / 1e6:.1f} MB; a worksheet "
+                "written by `cvm worksheet` unpacks to well under 1 MB (expected one, without added rows or data)")
+    return None
+
+
+def _scan_sheet(source, max_rows: int, max_cells: int) -> tuple[str | None, dict[str, str]]:
+    """Stream the sheet's XML once, counting rows and cells, without building the sheet in memory.
+
+    Returns the cap exceeded (or None) and the raw text of numeric cells that
+    are not finite or underflow (``<v>1e400</v>`` reads as inf, ``1e-400`` as
+    0: only the raw text tells), by cell reference.
+    """
+    from xml.etree.ElementTree import iterparse
+
+    rows = cells = last = 0
+    raw: dict[str, str] = {}
+    for _, el in iterparse(source, events=("end",)):
+        tag = el.tag.rsplit("}", 1)[-1]
+        if tag == "c":
+            cells += 1
+            if cells > max_cells:
+                return f"more than {max_cells} cells; expected a worksheet written by `cvm worksheet`", raw
+            if el.get("t", "n") == "n":
+                v = next((ch.text for ch in el if ch.tag.rsplit("}", 1)[-1] == "v"), None)
+                ref = el.get("r")
+                if v and ref:
+                    t = v.strip()
+                    try:
+                        bad = _literal(t, t)[1] if _NUMBER_TEXT.fullmatch(t) else None
+                        if bad is None and not np.isfinite(float(t)):
+                            bad = f"{t} is not a finite number"
+                    except ValueError:
+                        bad = None
+                    if bad:
+                        raw[ref] = bad
+            el.clear()
+        elif tag == "row":
+            rows += 1
+            r = el.get("r")
+            last = int(r) if r and r.isdigit() else last + 1
+            if rows > max_rows or last > max_rows:
+                return (f"more than {max_rows} rows (row {max(last, rows)} is used); a worksheet written by "
+                        "`cvm worksheet` has one row per input, so rows were added below its table or this is "
+                        f"another workbook; expected at most {max_rows} rows"), raw
+            el.clear()
+    return None, raw
+
+
+def _rows_of(ws, max_rows: int, max_cells: int) -> list[tuple]:
+    """A read-only sheet's values, row by row (the caps hold even if the XML scan was skipped)."""
+    ws.reset_dimensions()  # the declared dimension may lie: read what is there, within the caps
+    out: list[tuple] = []
+    cells = 0
+    for row in ws.iter_rows(values_only=True):
+        cells += len(row)
+        if len(out) >= max_rows:
+            raise CvmError(f"more than {max_rows} rows; expected a worksheet written by `cvm worksheet`")
+        if cells > max_cells:
+            raise CvmError(f"more than {max_cells} cells; expected a worksheet written by `cvm worksheet`")
+        out.append(tuple(row))
+    return out
+
+
+def _grid(path: Path, *, data_only: bool, max_rows: int, max_cells: int,
+          scan: bool = False) -> tuple[list[tuple] | None, str | None, dict[str, str]]:
+    """The ``inputs`` sheet's values read streaming (openpyxl read-only mode), after an XML scan if asked.
+
+    Returns ``(rows, problem, raw_numbers)``: rows None with the problem (no
+    sheet, a cap exceeded) when it cannot be read.
+    """
     import warnings as _w
 
     from openpyxl import load_workbook
+
+    with _w.catch_warnings():
+        _w.simplefilter("ignore")  # openpyxl warns about extensions it drops
+        wb = load_workbook(path, read_only=True, data_only=data_only)
+    try:
+        if SHEET not in wb.sheetnames:
+            return None, (f"no sheet named {SHEET!r}; found: {', '.join(repr(s) for s in wb.sheetnames)}; "
+                          "expected the sheet `cvm worksheet` wrote"), {}
+        ws = wb[SHEET]
+        raw: dict[str, str] = {}
+        source = getattr(ws, "_get_source", None)  # openpyxl's stream of the sheet XML
+        if scan and source is not None:
+            with source() as src:
+                cap, raw = _scan_sheet(src, max_rows, max_cells)
+            if cap:
+                return None, cap, raw
+        try:
+            return _rows_of(ws, max_rows, max_cells), None, raw
+        except ValueError:
+            if raw:  # openpyxl cannot even parse <v>NaN</v>: the scan located it
+                return [], None, raw
+            raise
+    finally:
+        wb.close()
+
+
+def _read_one(study: Study, path: Path, known: dict[str, str], problems: list[Problem], *,
+              max_rows: int = MAX_ROWS, max_cells: int = MAX_CELLS, max_bytes: int = MAX_BYTES) -> list[dict]:
+    """Rows of one filled workbook (problems appended, nothing raised)."""
+    from xml.etree.ElementTree import ParseError
+
     from openpyxl.utils import get_column_letter
 
     label = path.name
     if not path.is_file():
         problems.append(Problem(str(path), "", "no such file; expected a filled worksheet (.xlsx)"))
         return []
+    too_big = _package_problem(path, max_bytes)
+    if too_big:
+        problems.append(Problem(label, "", too_big))
+        return []
+    loc = f"sheet {SHEET}"
     try:
-        with _w.catch_warnings():
-            _w.simplefilter("ignore")  # openpyxl warns about extensions it drops
-            wb = load_workbook(path, data_only=False)
+        grid, why, raw_numbers = _grid(path, data_only=False, max_rows=max_rows, max_cells=max_cells, scan=True)
+    except (ParseError, CvmError) as exc:
+        problems.append(Problem(label, loc, f"cannot be read ({exc})"))
+        return []
     except Exception as exc:  # zipfile/openpyxl raise many types for a non-workbook
         problems.append(Problem(label, "", f"cannot be opened as an Excel workbook ({type(exc).__name__}); "
                                            "expected an .xlsx written by `cvm worksheet`"))
         return []
-    if SHEET not in wb.sheetnames:
-        problems.append(Problem(label, f"sheet {SHEET!r}", f"no sheet named {SHEET!r}; found: "
-                                f"{', '.join(repr(s) for s in wb.sheetnames)}; expected the sheet `cvm worksheet` wrote"))
+    if grid is None:
+        problems.append(Problem(label, loc if why and why.startswith("more than") else f"sheet {SHEET!r}", why))
         return []
-    ws = wb[SHEET]
-    loc = f"sheet {SHEET}"
+    if not grid and raw_numbers:
+        for ref_, msg in raw_numbers.items():
+            problems.append(Problem(label, f"{loc}, cell {ref_}", f"{msg}; expected a plain number"))
+        return []
+
+    def at(g: list[tuple], r: int, c: int) -> object:
+        row = g[r - 1] if 0 < r <= len(g) else ()
+        return row[c - 1] if 0 < c <= len(row) else None
+
     # the table header: the first row naming most of the expected columns
     hrow, header = None, {}
-    for r in range(1, min(ws.max_row, 40) + 1):
-        names = {_cell_text(ws.cell(row=r, column=c).value).casefold(): c for c in range(1, ws.max_column + 1)}
+    for r in range(1, min(len(grid), 40) + 1):
+        names = {_cell_text(v).casefold(): c for c, v in enumerate(grid[r - 1], start=1)}
         if sum(n in names for n in COLUMNS) >= len(COLUMNS) // 2:
             hrow, header = r, names
             break
@@ -391,8 +554,8 @@ def _read_one(study: Study, path: Path, known: dict[str, str], problems: list[Pr
     # the customer, from the header block
     cid, cid_cell = None, None
     for r in range(1, hrow):
-        if _cell_text(ws.cell(row=r, column=1).value).casefold() == "customer":
-            cid, cid_cell = _cell_text(ws.cell(row=r, column=2).value), f"B{r}"
+        if _cell_text(at(grid, r, 1)).casefold() == "customer":
+            cid, cid_cell = _cell_text(at(grid, r, 2)), f"B{r}"
             break
     if cid is None:
         problems.append(Problem(label, loc, f"no 'Customer' line above the table (rows 1-{hrow - 1}); "
@@ -402,11 +565,11 @@ def _read_one(study: Study, path: Path, known: dict[str, str], problems: list[Pr
         problems.append(Problem(label, f"{loc}, cell {cid_cell}",
                                 f"unknown customer {cid[:60]!r}; expected a customer_id of customers.csv"))
         return []
-    cached = None  # data_only copy, loaded only if a value is a formula
+    cached = None  # data_only copy, read only if a value is a formula
     out = []
-    for r in range(hrow + 1, ws.max_row + 1):
+    for r in range(hrow + 1, len(grid) + 1):
         def get(name: str):
-            return ws.cell(row=r, column=header[name]).value
+            return at(grid, r, header[name])
 
         def ref(name: str) -> str:
             return f"{get_column_letter(header[name])}{r}"
@@ -435,19 +598,21 @@ def _read_one(study: Study, path: Path, known: dict[str, str], problems: list[Pr
         what = f"[{phrase_raw[:80]}]"
         if isinstance(raw_value, str) and raw_value.startswith("="):
             if cached is None:
-                with _w.catch_warnings():
-                    _w.simplefilter("ignore")
-                    cached = load_workbook(path, data_only=True)[SHEET]
-            value = _to_number(cached.cell(row=r, column=header["value"]).value)
+                cached = _grid(path, data_only=True, max_rows=max_rows, max_cells=max_cells)[0] or []
+            value, why = _parse_number(at(cached, r, header["value"]))
             if value is None:
                 problems.append(Problem(label, f"{loc}, cell {ref('value')} ({what})",
-                                        f"a formula ({raw_value[:40]!r}) without a saved numeric result; "
+                                        f"a formula ({raw_value[:40]!r}) without a saved finite numeric result; "
                                         "expected a plain number"))
+        elif ref("value") in raw_numbers:
+            value = None
+            problems.append(Problem(label, f"{loc}, cell {ref('value')} ({what})",
+                                    f"{raw_numbers[ref('value')]}; expected a plain number"))
         else:
-            value = _to_number(raw_value)
+            value, why = _parse_number(raw_value)
             if value is None:
                 problems.append(Problem(label, f"{loc}, cell {ref('value')} ({what})",
-                                        f"{_number_problem(raw_value)}; expected a plain number"))
+                                        f"{why}; expected a plain number"))
         if src not in SOURCES:
             bad_src = "empty source" if not src else f"{src[:40]!r} is not a source word"
             problems.append(Problem(label, f"{loc}, cell {ref('source')} ({what})",
@@ -462,7 +627,8 @@ def _read_one(study: Study, path: Path, known: dict[str, str], problems: list[Pr
     return out
 
 
-def read_worksheets(study: Study, files: Iterable[str | Path]) -> pd.DataFrame:
+def read_worksheets(study: Study, files: Iterable[str | Path], *, max_rows: int = MAX_ROWS,
+                    max_cells: int = MAX_CELLS, max_bytes: int = MAX_BYTES) -> pd.DataFrame:
     """Read filled worksheets back, checking every cell.
 
     Parameters
@@ -470,6 +636,13 @@ def read_worksheets(study: Study, files: Iterable[str | Path]) -> pd.DataFrame:
     study : Study
     files : iterable of path
         Workbooks written by :func:`write_worksheets` and filled in.
+    max_rows, max_cells : int
+        Caps on the ``inputs`` sheet's rows (the last row used) and cells;
+        a workbook past either is refused. The sheet is read streaming, so a
+        padded sheet is refused without being loaded.
+    max_bytes : int
+        Cap on the workbook's declared uncompressed size (all its parts),
+        checked before anything is unpacked (a zip bomb is refused at once).
 
     Returns
     -------
@@ -507,7 +680,8 @@ def read_worksheets(study: Study, files: Iterable[str | Path]) -> pd.DataFrame:
     if not files:
         raise CvmError("no worksheet given; expected one or more filled .xlsx files")
     for f in files:
-        rows.extend(_read_one(study, f, known, problems))
+        rows.extend(_read_one(study, f, known, problems, max_rows=max_rows, max_cells=max_cells,
+                              max_bytes=max_bytes))
     if problems:
         raise StudyError(problems)
     cols = ["customer_id", "variable", "phrase", "value", "source", "reliability", "note", "file", "where"]
@@ -621,15 +795,17 @@ def _number_text(v: float) -> str:
     return repr(float(v))
 
 
-def _new_measurements(study: Study, plan: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The current measurements.csv as text, minus replaced rows, plus the new rows.
+def _new_measurements(plan: pd.DataFrame, raw: bytes, path: Path) -> tuple[pd.DataFrame, int]:
+    """The measurements.csv ``raw`` as text, minus replaced rows, plus the new rows (the last ``n`` rows).
 
     Existing rows are kept as written (every column read as text), so the
     file's diff shows only the rows the import adds or replaces.
     """
+    import io as _io
+
     try:
-        cur = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # the study loaded, so this is a race with another writer
+        cur = pd.read_csv(_io.BytesIO(raw), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except Exception as exc:  # the study loaded, so this is an edit by another program
         raise CvmError(f"{path} cannot be read again: {exc}") from exc
     cur.columns = [str(c).strip() for c in cur.columns]
     for col in ("reliability", "note"):
@@ -647,7 +823,7 @@ def _new_measurements(study: Study, plan: pd.DataFrame, path: Path) -> pd.DataFr
     new["source"] = add["source"].to_numpy(object)
     new["reliability"] = add["reliability"].to_numpy(object)
     new["note"] = add["note"].to_numpy(object)
-    return pd.concat([cur, new], ignore_index=True)
+    return pd.concat([cur, new], ignore_index=True), len(add)
 
 
 def _check_writable(study: Study, plan: pd.DataFrame) -> Path:
@@ -665,42 +841,153 @@ def _check_writable(study: Study, plan: pd.DataFrame) -> Path:
     return mpath
 
 
-def _write(study: Study, plan: pd.DataFrame) -> tuple[Path, Path] | None:
+#: Seconds a second writer waits for the study's lock before giving up (``cvm import --lock-timeout``).
+LOCK_TIMEOUT = 120.0
+_LOCKS: dict[Path, object] = {}
+
+
+@contextlib.contextmanager
+def study_lock(study_path: str | Path, *, timeout: float = LOCK_TIMEOUT,
+               on_wait: Callable[[], None] | None = None) -> Iterator[Path]:
+    """Hold the study folder's write lock (``<study>/.cvm.lock``, see :data:`LOCK_FILE`).
+
+    Every import that writes takes it, so two imports never interleave their
+    read-check-replace of ``measurements.csv``. The lock is an OS file lock
+    (the ``filelock`` library): it is released when its holder exits, even
+    by a crash, so a stale lock cannot block a study. Re-entrant within one
+    thread. The lock file is hidden and never read as study input.
+
+    Parameters
+    ----------
+    study_path : str or Path
+        The study folder.
+    timeout : float
+        Seconds to wait for another writer before giving up.
+    on_wait : callable, optional
+        Called once, before waiting, when another writer holds the lock.
+
+    Raises
+    ------
+    CvmError
+        When the lock is still held after ``timeout`` seconds, or cannot be
+        created (a read-only folder).
+    """
+    from filelock import FileLock, Timeout
+
+    folder = Path(study_path).expanduser().resolve()
+    path = folder / LOCK_FILE
+    lock = _LOCKS.get(path)
+    if lock is None:  # one lock object per path: a second object would block its own process
+        lock = _LOCKS[path] = FileLock(str(path))
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait is not None:
+                on_wait()
+            lock.acquire(timeout=timeout)
+    except Timeout:
+        raise CvmError(f"another cvm import has been writing {folder} for more than {timeout:g} s (it holds "
+                       f"{path}); nothing written. Run the import again when it has finished") from None
+    except OSError as exc:
+        raise CvmError(f"cannot lock {folder} for writing ({path}: {exc.strerror or exc}); nothing written") from None
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
+def _record_lines(text: str) -> list[int]:
+    """The file line each CSV record starts on (the header is line 1)."""
+    import csv
+    import io as _io
+
+    reader = csv.reader(_io.StringIO(text))
+    starts, prev = [], 0
+    for _ in reader:
+        starts.append(prev + 1)
+        prev = reader.line_num
+    return starts[1:]
+
+
+def _located(problems: Sequence[Problem], where_by_line: dict[int, str], scratch: str,
+             study_path: str) -> list[Problem]:
+    """Problems found in the scratch copy, pointing at the worksheet cell a new row came from.
+
+    A problem on a line of ``measurements.csv`` that the import added names
+    the worksheet's file, sheet and cell instead (the scratch file is gone
+    and was never the user's); any other names the study, not the scratch
+    folder.
+    """
+    out = []
+    for p in problems:
+        m = re.match(r"line (\d+)(?:, )?(.*)", p.where)
+        msg = p.message.replace(scratch, study_path)
+        if p.file.endswith(MEASUREMENTS_FILE) and m and int(m.group(1)) in where_by_line:
+            wfile, _, wwhere = where_by_line[int(m.group(1))].partition(": ")
+            col = "" if not m.group(2) or m.group(2).startswith("column value") else \
+                f" (the imported row's {m.group(2).split(' (')[0]})"
+            out.append(Problem(wfile, wwhere + col, msg, p.severity))
+        else:
+            out.append(Problem(p.file.replace(scratch, study_path), p.where, msg, p.severity))
+    return out
+
+
+def _write(study: Study, plan: pd.DataFrame, *, lock_timeout: float = LOCK_TIMEOUT,
+           on_wait: Callable[[], None] | None = None) -> tuple[Path, Path] | None:
     from .io import atomic_file
     from .validate import validate
 
     mpath = _check_writable(study, plan)
     if not plan["action"].isin(["added", "changed"]).any():
         return None
-    new = _new_measurements(study, plan, mpath)
-    # measurements.csv is the study's own data, read back as text: written exactly, never
-    # apostrophe-guarded (guarding is for exports; it would corrupt ids and notes here)
-    data = new.to_csv(index=False).encode("utf-8")
-    # check the study as it would be, in a scratch copy, before touching anything
-    with tempfile.TemporaryDirectory() as scratch:
-        s = Path(scratch) / Path(study.path).name
-        s.mkdir()
-        for name in (PROJECT_FILE, CUSTOMERS_FILE, *OPTIONAL_FILES):
-            if (Path(study.path) / name).is_file():
-                shutil.copy2(Path(study.path) / name, s / name)
-        (s / MEASUREMENTS_FILE).write_bytes(data)
-        report = validate(s)
-        if report.errors:
-            raise StudyError(report.errors, f"{study.path} after the import (nothing written)")
-    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    backup = mpath.with_name(f"measurements.{stamp}.bak.csv")
-    k = 2
-    while backup.exists():
-        backup = mpath.with_name(f"measurements.{stamp}-{k}.bak.csv")
-        k += 1
-    with atomic_file(backup) as tmp:
-        shutil.copy2(mpath, tmp)
-    with atomic_file(mpath) as tmp:
-        tmp.write_bytes(data)
+    with study_lock(study.path, timeout=lock_timeout, on_wait=on_wait):
+        # under the lock: what the plan was made against must still be on disk
+        raw = mpath.read_bytes()
+        if plan.attrs.get("measurements_sha256") and hashlib.sha256(raw).hexdigest() != plan.attrs[
+                "measurements_sha256"]:
+            raise CvmError(f"{mpath} changed since this import was planned (another import wrote it); "
+                           "nothing written; plan the import again")
+        new, n_new = _new_measurements(plan, raw, mpath)
+        # measurements.csv is the study's own data, read back as text: written exactly, never
+        # apostrophe-guarded (guarding is for exports; it would corrupt ids and notes here)
+        text = new.to_csv(index=False)
+        data = text.encode("utf-8")
+        add = plan[plan["action"].isin(["added", "changed"])]
+        lines = _record_lines(text)
+        where_by_line = dict(zip(lines[len(lines) - n_new:], add["where"])) if n_new else {}
+        # check the study as it would be, in a scratch copy, before touching anything
+        with tempfile.TemporaryDirectory() as scratch:
+            s = Path(scratch) / Path(study.path).name
+            s.mkdir()
+            for name in (PROJECT_FILE, CUSTOMERS_FILE, *OPTIONAL_FILES):
+                if (Path(study.path) / name).is_file():
+                    shutil.copy2(Path(study.path) / name, s / name)
+            (s / MEASUREMENTS_FILE).write_bytes(data)
+            report = validate(s)
+            if report.errors:
+                raise StudyError(_located(report.errors, where_by_line, str(s), str(study.path)),
+                                 f"{study.path} after the import (nothing written)")
+        # just before the replace: a program that does not take the lock (an editor) may have saved meanwhile
+        if mpath.read_bytes() != raw:
+            raise CvmError(f"{mpath} changed while this import was being checked (saved by another program); "
+                           "nothing written; run the import again")
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        backup = mpath.with_name(f"measurements.{stamp}.bak.csv")
+        k = 2
+        while backup.exists():
+            backup = mpath.with_name(f"measurements.{stamp}-{k}.bak.csv")
+            k += 1
+        with atomic_file(backup, study_input=True) as tmp:
+            tmp.write_bytes(raw)
+            shutil.copystat(mpath, tmp)
+        with atomic_file(mpath, study_input=True) as tmp:
+            tmp.write_bytes(data)
     return mpath, backup
 
 
-def apply_import(study: Study, plan: pd.DataFrame, *, write: bool = False) -> Path | None:
+def apply_import(study: Study, plan: pd.DataFrame, *, write: bool = False,
+                 lock_timeout: float = LOCK_TIMEOUT) -> Path | None:
     """Write the planned import into the study folder, only when asked.
 
     Parameters
@@ -711,6 +998,9 @@ def apply_import(study: Study, plan: pd.DataFrame, *, write: bool = False) -> Pa
         From :func:`plan_import` on the same study.
     write : bool
         Do nothing unless True.
+    lock_timeout : float
+        Seconds to wait while another import holds the study's write lock
+        (:func:`study_lock`).
 
     Returns
     -------
@@ -718,20 +1008,23 @@ def apply_import(study: Study, plan: pd.DataFrame, *, write: bool = False) -> Pa
         The new ``measurements.csv``; None when not asked to write or when
         nothing is added or changed. Before writing, the previous file is
         kept as ``measurements.YYYYMMDD-HHMMSS.bak.csv`` beside it, and the
-        study as it would be is validated in a scratch copy; both files are
-        written whole or not at all.
+        study as it would be is validated in a scratch copy (a problem in an
+        imported row is reported at its worksheet cell); both files are
+        written whole or not at all, under the study's write lock, after
+        checking that ``measurements.csv`` is still the one planned against.
 
     Raises
     ------
     CvmError
         While any row is a ``conflict``; for a workbook study; if
-        ``measurements.csv`` changed since the plan.
+        ``measurements.csv`` changed since the plan; if another import holds
+        the lock for more than ``lock_timeout`` seconds.
     StudyError
         If the study would not validate after the import (nothing written).
     """
     if not write:
         return None
-    done = _write(study, plan)
+    done = _write(study, plan, lock_timeout=lock_timeout)
     return None if done is None else done[0]
 
 

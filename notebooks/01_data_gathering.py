@@ -19,12 +19,14 @@
 study: str = ""  # study folder or .xlsx workbook; empty: the bundled example study
 interactive: bool = True  # show ipywidgets controls for exploring; `cvm report` / `cvm batch` run with False (static figures and tables only)
 today: str = ""  # date (YYYY-MM-DD) the charter's days left and overdue fieldwork count from; empty: the day the notebook runs
+plan_precision: float = 0.2  # precision plan: target half-width of the 95% interval as a share of the mean (0.2: ±20%)
 
 # %%
 # %matplotlib inline
 import cvm_kit as cvm
 from cvm_kit import report
 from cvm_kit import research
+from cvm_kit.planning import plan, plan_notes
 from cvm_kit.plotting import report as report_plots
 from cvm_kit.plotting.research import plot_fieldwork_funnel
 
@@ -64,6 +66,20 @@ report.show(plot_fieldwork_funnel(funnel))
 fw_note = research.fieldwork_note(s)
 if fw_note:
     report.note(fw_note)
+
+# %% [markdown]
+# ## How many customers for a usable estimate (precision plan)
+#
+# Per element and on net value: the customers needed for the 95% interval to
+# be within the target share of the mean, given the spread seen so far, and the
+# assurance: the probability that a study of that size meets the target (the
+# spread itself is uncertain with few customers).
+
+# %%
+precision_plan = plan(s, precision=plan_precision)
+for line in plan_notes(precision_plan, plan_precision):
+    report.note(line)
+report.display_table(precision_plan, money=["mean", "sd"], currency=s.currency, percent=["assurance"])
 
 # %%
 report.display_table(research.fieldwork_by_customer(s, today=today or None),

@@ -40,6 +40,20 @@ totals = cvm.totals(s, values)
 # assumption the figures rest on.
 
 # %% [markdown]
+# ## The customer value model per subsegment
+#
+# Each element's mean adds up to the differential value; the price difference
+# is taken off to give the net value to the customer (black: 95% interval).
+# Placeholders are listed under each chart, never summed.
+
+# %%
+from cvm_kit.executive import value_waterfall
+from cvm_kit.plotting.waterfall import plot_value_waterfall
+
+for sub in s.subsegment_ids:
+    report.show(plot_value_waterfall(value_waterfall(s, sub, values=values, totals=totals)))
+
+# %% [markdown]
 # ## The value summary
 #
 # Whole-segment mean and interval of each element, its mean per subsegment, its

@@ -21,13 +21,16 @@ interactive: bool = True  # show ipywidgets controls for exploring; `cvm report`
 today: str = ""  # date (YYYY-MM-DD) the charter's days left and overdue fieldwork count from; empty: the day the notebook runs
 permutations: int = 10000  # Monte Carlo permutations when an exact enumeration is too large
 seed: int = 0  # seed of the permutations and of the points' jitter (results are reproducible)
-confidence: float = 0.95  # level of the interval of the difference of means
+confidence: float = 0.95  # level of the interval of the difference of means (and of the hypothesis tests: alpha = 1 - confidence)
+parity_margin: float = 0.0  # parity margin in currency per period for the equivalence tests; 0: the study's parity_margin
 
 # %%
 # %matplotlib inline
 import cvm_kit as cvm
 from cvm_kit import report
 from cvm_kit.variance import compare_subsegments
+from cvm_kit.hypothesis_tests import check_hypotheses, hypotheses_flags
+from cvm_kit.shrinkage import shrink
 from cvm_kit.plotting.variance import plot_subsegment_values
 
 s = report.open_study(study)
@@ -70,6 +73,44 @@ if comparison is not None:
     for element_id in comparison.loc[comparison["kind"] == "element", "element_id"]:
         report.show(plot_subsegment_values(values, element_id=element_id, confidence=confidence, seed=seed))
 report.show(plot_subsegment_values(totals, element_id="net_value", confidence=confidence, seed=seed))
+
+# %% [markdown]
+# ## Hypotheses checked against the data
+#
+# Per subsegment, each hypothesis against its customers' values: a point of
+# parity is shown when its mean is equivalent to 0 within the study's parity
+# margin (two one-sided t-tests, TOST); a point of difference or contention is
+# shown when its interval excludes 0. Fewer than three customers with a value,
+# or an element without an equation, is not enough data; a declared parity
+# that is a shown difference (or the reverse) is contradicted. The rules:
+# docs/inference.md.
+
+# %%
+hyp = check_hypotheses(s, margin=parity_margin or None, alpha=1 - confidence)
+if hyp["margin"].isna().all():
+    report.note("No parity margin set (parity_margin in project.yaml, or this notebook's parity_margin): "
+                "points of parity are not tested for equivalence.", kind="warning")
+for flag in hypotheses_flags(hyp):
+    report.note(flag, kind="warning")
+report.display_table(hyp[["element_id", "subsegment", "hypothesis", "verdict", "finding"]])
+report.display_table(hyp.drop(columns=["finding"]), money=["mean", "ci_low", "ci_high", "margin"],
+                     currency=s.currency, decimals={"p_equivalence": 3, "p_difference": 3})
+
+# %% [markdown]
+# ## Thin subsegments borrowing from each other (shrinkage)
+#
+# With six to eight customers a subsegment's mean is noisy. Partially pooled
+# means (empirical Bayes: the spread between subsegments, tau², estimated by
+# DerSimonian-Laird) pull each mean toward the pooled mean, the more the
+# noisier it is against that spread; tau² at its boundary 0 means the
+# subsegments differ no more than chance.
+
+# %%
+shrunk = shrink(s, values, totals)
+report.display_table(shrunk[["element_id", "subsegment", "finding"]])
+report.display_table(shrunk.drop(columns=["finding"]),
+                     money=["mean", "se", "pooled_mean", "shrunk_mean", "pulled_by"], currency=s.currency,
+                     decimals={"weight": 2})
 
 # %%
 if interactive:

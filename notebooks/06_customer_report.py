@@ -20,6 +20,7 @@ study: str = ""  # study folder or .xlsx workbook; empty: the bundled example st
 customer_id: str = ""  # the customer reported on (customer_id in customers.csv); empty: the first customer
 interactive: bool = True  # show ipywidgets controls for exploring; `cvm report` / `cvm batch` run with False (static figures and tables only)
 today: str = ""  # date (YYYY-MM-DD) the charter's days left and overdue fieldwork count from; empty: the day the notebook runs
+internal: bool = False  # add the internal parts (study charter), marked "Internal - not for the customer"; False: safe to hand to the customer
 
 # %%
 # %matplotlib inline
@@ -29,7 +30,8 @@ from cvm_kit.plotting.report import plot_customer_values
 
 s = report.open_study(study)
 cid = report.pick_customer(s, customer_id)
-report.header(s, f"Customer value report: {cid}", today=today or None)
+# customer-safe unless `internal`: no charter, no other customer's rows (subsegment and segment means only)
+report.customer_header(s, cid, f"Customer value report: {cid}", internal=internal, today=today or None)
 report.display_table(report.customer_facts(s, cid))
 
 # %% [markdown]
@@ -84,3 +86,7 @@ if interactive:
     from cvm_kit.calculator_widgets import value_calculator
 
     display(value_calculator(s, customer=cid))
+
+# %%
+if internal:
+    report.internal_banner()

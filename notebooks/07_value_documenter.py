@@ -21,12 +21,14 @@ customer_id: str = ""  # the customer whose value case history is shown; empty: 
 interactive: bool = True  # show ipywidgets controls for exploring; `cvm report` / `cvm batch` run with False (static figures and tables only)
 today: str = ""  # date (YYYY-MM-DD) the charter's days left and overdue fieldwork count from; empty: the day the notebook runs
 rate: str = "overall_rate"  # realization rate drawn per element: "overall_rate" (totals), "mean_rate" or "median_rate"
+rate_by: str = "customer"  # documented rate counts "customer" (every promise to the customer met, summed over periods) or "row"
+confidence: float = 0.95  # level of the documented rate's Wilson interval
 
 # %%
 # %matplotlib inline
 import cvm_kit as cvm
 from cvm_kit import report
-from cvm_kit.documenter import delivery_by_element, document_value, value_case_history
+from cvm_kit.documenter import delivery_by_element, document_value, documented_rate, value_case_history
 from cvm_kit.plotting.documenter import plot_delivery_by_element, plot_value_case_history
 
 s = report.open_study(study)
@@ -40,27 +42,55 @@ if documented is None or documented.empty:
 
 # %% [markdown]
 # What was promised to customers and what was later documented with them
-# (realized.csv): per customer and element the realization rate (realized ÷
-# promised) and the gap, across customers which elements deliver what was
-# promised, and each documented customer's value case history, the evidence
-# the sales force shows the next prospects.
+# (realized.csv): per customer and element, the realized value against the
+# promise made to that customer (inside, below or above the promised range
+# when one is given), the documented rate across customers, which elements
+# deliver what was promised, and each documented customer's value case
+# history, the evidence the sales force shows the next prospects.
 
 # %% [markdown]
-# ## Promised versus realized, per customer and element
+# ## Realized against what was promised to each customer
 #
-# A realization rate of 1 means the customer got what was promised; the gap
-# is realized − promised (negative: less delivered than promised). The
-# estimate is the study's mean value of the element in the customer's
-# subsegment, put on the documented period.
+# Each row compares the realized value with the promise made to that
+# customer, not with the subsegment's average: `vs_promise` says inside,
+# below or above the promised range (or met / below a single promised
+# figure); a realization rate of 1 means exactly what was promised and the
+# gap is realized − promised.
 
 # %%
 if documented is not None:
-    report.display_table(documented.drop(columns=["estimate"]),
-                         money=["promised", "realized", "gap", "estimate_for_period"], currency=s.currency,
+    report.display_table(documented[["customer_id", "subsegment", "element_id", "element", "period_start",
+                                     "period_end", "promised_low", "promised", "promised_high", "realized",
+                                     "vs_promise", "realization_rate", "gap", "source", "note"]],
+                         money=["promised_low", "promised", "promised_high", "realized", "gap"], currency=s.currency,
                          decimals={"realization_rate": 2})
+    counts = documented["vs_promise"].replace("", "no promise").value_counts()
+    report.note("Realized against the promise: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
+
+# %% [markdown]
+# ## The documented rate
+#
+# The share of customers whose realized value meets what was promised to
+# them, with its Wilson interval: the figure to quote to the next prospect,
+# with the interval showing how far a handful of customers can be trusted.
+
+# %%
+if documented is not None:
+    rates = documented_rate(s, documented, by=rate_by, confidence=confidence)
+    report.display_table(rates, percent=["rate", "ci_low", "ci_high", "confidence"])
+    overall = rates.set_index("element_id").loc["all"]
+    if overall["n"]:
+        report.note(f"{overall['met']} of {overall['n']} {overall['unit']} got at least what was promised "
+                    f"({overall['rate']:.0%}; {confidence:.0%} Wilson interval {overall['ci_low']:.0%} to "
+                    f"{overall['ci_high']:.0%}).")
 
 # %% [markdown]
 # ## Which elements deliver what was promised
+#
+# Per element, total realized ÷ total promised across customers; beside it,
+# the realized value against the study's estimate for the same customers and
+# periods (the subsegment's mean, put on the documented period), which tells
+# whether the study itself was right.
 
 # %%
 if documented is not None:
@@ -84,7 +114,8 @@ if documented is not None:
         if history is not None:
             report.show(plot_value_case_history(history, currency=s.currency))
             report.display_table(history[["element", "period_start", "period_end", "promised", "realized",
-                                          "realization_rate", "cum_promised", "cum_realized", "cum_rate", "note"]],
+                                          "vs_promise", "realization_rate", "cum_promised", "cum_realized",
+                                          "cum_rate", "note"]],
                                  money=["promised", "realized", "cum_promised", "cum_realized"], currency=s.currency,
                                  decimals={"realization_rate": 2, "cum_rate": 2}, caption=f"Value case history: {cid}")
 

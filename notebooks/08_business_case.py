@@ -24,7 +24,8 @@ market_customers: str = ""  # customers in the market per subsegment as JSON, e.
 adoption_share: float = 0.25  # expected share (0 to 1) of the target's market customers adopting at the new price
 price_change: float = 0.0  # change of the offering's price per customer per period (positive raises it)
 change_costs: str = ""  # resources the change needs, a cost per period each, as JSON, e.g. {"Sales training": 50000}; empty: none listed
-draws: int = 10000  # bootstrap draws over the studied customers for the ranges
+contribution_per_customer: str = ""  # the supplier's contribution margin per adopting customer per period at today's price (its revenue from the customer less the variable cost to serve it), e.g. 20000; empty: not given, so the profit is not computed and the break-even is stated as the contribution needed
+draws: int = 10000  # bootstrap draws over the studied customers for the ranges of the customer's figures
 seed: int = 0  # seed of the bootstrap draws (same seed, same case)
 
 # %%
@@ -33,7 +34,7 @@ import cvm_kit as cvm
 from cvm_kit import report
 from IPython.display import HTML, display
 from cvm_kit.business_case import business_case
-from cvm_kit.plotting.business_case import plot_profit_range
+from cvm_kit.plotting.business_case import INCENTIVE_QUANTITIES, plot_profit_range
 
 s = report.open_study(study)
 report.header(s, "8. The business case for change", today=today or None)
@@ -41,36 +42,37 @@ target = report.pick_subsegment(s, target_subsegment)
 market = report.market_customers(s, market_customers)
 costs = report.mapping_parameter(change_costs, "change_costs")
 if not market_customers:
-    report.note("No market counts given (parameter market_customers): the case counts only the studied customers "
-                "of each subsegment. Give the number of customers in the market for a case management can use.",
-                kind="warning")
+    report.note("Market counts: the studied customers of each subsegment (the default; give market_customers "
+                "for the whole market).")
 
 # %% [markdown]
 # What targeting one subsegment at a new price would earn the supplier: the
-# expected adopting customers, the incremental revenue, contribution and profit
-# with their range from the variation among the studied customers, the
-# incentive the customers keep at the new price, and the actions, resources,
-# concerns and milestones management decides on.
+# expected adopting customers, the supplier's contribution and profit from
+# them (from its own margin per customer, never from the customer's price
+# difference), the break-even, the incentive the customers keep at the new
+# price, and the actions, resources, concerns and milestones management
+# decides on.
 
 # %%
 bc = report.attempt(business_case, s, target_subsegment=target, market_customers=market,
                     adoption_share=adoption_share, price_change=price_change, change_costs=costs,
-                    draws=draws, seed=seed)
+                    contribution_per_customer=str(contribution_per_customer), draws=draws, seed=seed)
 if bc is not None:
     display(HTML(bc.to_html()))
 
 # %% [markdown]
-# ## The range of the profitability impact
+# ## The customer's incentive at the new price
 #
-# Each bar spans the 5th to the 95th percentile of the bootstrap draws, the
-# tick is the median and the diamond the estimate on the studied customers.
-# Adoption and the costs of the change are taken as given.
+# Each bar spans the 5th to the 95th percentile of the bootstrap draws over
+# the studied customers, the tick is the median and the diamond the estimate:
+# what the customers keep after the price change decides whether they adopt.
 
 # %%
 if bc is not None:
-    report.show(plot_profit_range(bc.profitability, currency=s.currency))
-    report.display_table(bc.profitability.drop(columns=["quantity"]), money=["mean", "p5", "p50", "p95"],
-                         currency=s.currency, percent=["p_positive"], caption="Profitability")
+    report.show(plot_profit_range(bc.incentive, quantities=INCENTIVE_QUANTITIES, currency=s.currency,
+                                  title="Customer's incentive at the new price"))
+    keep = bc.value("share_with_positive_incentive")
+    report.note(f"{keep:.0%} of the studied {target} customers keep a positive net value at the new price.")
 
 # %% [markdown]
 # ## Milestones
@@ -88,12 +90,12 @@ if interactive and bc is not None:
     # the same case with another price change
     def _price(change):
         other = business_case(s, target_subsegment=target, market_customers=market, adoption_share=adoption_share,
-                              price_change=change, change_costs=costs, draws=draws, seed=seed)
-        report.show(plot_profit_range(other.profitability, currency=s.currency))
-        report.display_table(other.incentive.drop(columns=["quantity"]), money=["mean", "p5", "p50", "p95",
-                                                                                "ci_low", "ci_high"],
-                             currency=s.currency)
+                              price_change=change, change_costs=costs,
+                              contribution_per_customer=str(contribution_per_customer), draws=draws, seed=seed)
+        report.show(plot_profit_range(other.incentive, quantities=INCENTIVE_QUANTITIES, currency=s.currency,
+                                      title="Customer's incentive at the new price"))
+        report.note(other.break_even_text)
 
-    step = max(abs(price_change), abs(bc.value("price_difference_per_customer")), 1.0) / 4
+    step = max(abs(price_change), abs(bc.value("price_difference_now")), 1.0) / 4
     report.choose("Price change", {report.money(c, s.currency): c for c in [price_change + k * step for k in range(-4, 5)]},
                   _price, value=price_change)

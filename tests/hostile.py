@@ -341,7 +341,38 @@ def variant_alias_bomb(dest: Path) -> Broken:
     lines += [f"x{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
     text = path.read_text(encoding="utf-8").replace("team: [Engineer, Sales]", "team: *a8")
     path.write_text("\n".join(lines) + "\n" + text, encoding="utf-8")
-    return Broken(dest, "project.yaml", "charter.team", "valid string")
+    # refused while reading the YAML (issue 10 item 16), located at the alias's key
+    return Broken(dest, "project.yaml", "charter.team", "an alias bomb")
+
+
+def variant_status_alias_bomb(dest: Path) -> Broken:
+    """The alias bomb as an element's status (its error message once repr()'d 387 M strings)."""
+    _copy(dest)
+    path = dest / "project.yaml"
+    lines = ['x0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"x{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    text = path.read_text(encoding="utf-8").replace("    status: parity\n", "    status: *a8\n", 1)
+    path.write_text("\n".join(lines) + "\n" + text, encoding="utf-8")
+    return Broken(dest, "project.yaml", "elements[3].status (id=safety), line", "an alias bomb")
+
+
+def variant_deep_yaml(dest: Path, depth: int = 20_000) -> Broken:
+    """project.yaml with a value nested ``depth`` lists deep (PyYAML recurses once per level)."""
+    _copy(dest)
+    path = dest / "project.yaml"
+    line = _line_of(path, "sponsor: Test sponsor")
+    text = path.read_text(encoding="utf-8").replace("sponsor: Test sponsor", "sponsor: " + "[" * depth + "]" * depth)
+    path.write_text(text, encoding="utf-8")
+    return Broken(dest, "project.yaml", f"line {line}, column", "nested more than")
+
+
+def variant_control_id(dest: Path) -> Broken:
+    """A customer id holding terminal escapes (clear screen, retitle, bell)."""
+    _copy(dest)
+    path = dest / "customers.csv"
+    line = _line_of(path, "A2,big")
+    path.write_text(path.read_text(encoding="utf-8").replace("A2,big", f"A2{TERMINAL},big"), encoding="utf-8")
+    return Broken(dest, "customers.csv", f"line {line}, column customer_id", "control character")
 
 
 def big_note(size: int = 10 * 1024 * 1024, *, lines: bool = False) -> str:

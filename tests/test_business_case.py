@@ -2,6 +2,8 @@
 
 Tiny 'big' customers: price differences A1 100, A2 30, A3 200 (mean 110);
 net values 1090, 500, 1630 (mean 3220 / 3).
+The supplier's contribution per adopting customer is an input of the case (issue 10.7): here 70 at today's
+price, + the price change of 50 = 120 per adopter; 100 x 0.2 = 20 adopters -> 2,400, less 1,000 of costs.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def tiny():
 
 def _case(study, **kw) -> BusinessCase:
     args = dict(target_subsegment="big", market_customers={"big": 100, "small": 300}, adoption_share=0.2,
-                price_change=50.0, change_costs={"Sales training": 600.0, "Value calculator": 400.0}, draws=4000)
+                price_change=50.0, change_costs={"Sales training": 600.0, "Value calculator": 400.0},
+                contribution_per_customer=70.0, draws=4000)
     args.update(kw)
     return business_case(study, **args)
 
@@ -66,14 +69,11 @@ def test_zero_variance_case_by_hand(uniform_study):
     assert list(p.columns) == ["quantity", "label", "mean", "p5", "p50", "p95", "p_positive"]
     expect = {
         "adopting_customers": 100 * 0.2,
-        "price_difference_per_customer": 100,
-        "new_price_difference_per_customer": 150,
-        "contribution_per_adopter": 150,
-        "incremental_revenue": 20 * 150,
-        "incremental_contribution": 20 * 150,
+        "contribution_per_adopter": 70 + 50,
+        "incremental_contribution": 20 * 120,
         "change_costs": 1000,
-        "incremental_profit": 20 * 150 - 1000,
-        "break_even_customers": 1000 / 150,
+        "incremental_profit": 20 * 120 - 1000,
+        "break_even_customers": 1000 / 120,
     }
     assert p["quantity"].tolist() == list(expect)
     for q, v in expect.items():
@@ -82,6 +82,8 @@ def test_zero_variance_case_by_hand(uniform_study):
     assert case.p_profit_positive == 1.0
     inc = case.incentive.set_index("quantity")
     assert inc.at["net_value_now", "mean"] == pytest.approx(1090)
+    assert inc.at["price_difference_now", "mean"] == pytest.approx(100)
+    assert inc.at["price_difference_new", "p95"] == pytest.approx(150)
     assert inc.at["incentive_at_new_price", "mean"] == pytest.approx(1040)
     assert inc.at["incentive_at_new_price", "p5"] == pytest.approx(1040)
     assert inc.at["share_with_positive_incentive", "mean"] == 1.0
@@ -90,43 +92,45 @@ def test_zero_variance_case_by_hand(uniform_study):
 def test_means_are_point_estimates(tiny):
     case = _case(tiny)
     assert case.value("adopting_customers") == 20
-    assert case.value("price_difference_per_customer") == pytest.approx(110)
-    assert case.value("incremental_revenue") == pytest.approx(20 * (110 + 50))
-    assert case.value("incremental_profit") == pytest.approx(20 * (110 + 50) - 1000)
-    assert case.value("break_even_customers") == pytest.approx(1000 / 160)
-    # the deterministic parts have no range
-    for q in ("adopting_customers", "change_costs"):
+    assert case.value("price_difference_now") == pytest.approx(110)
+    assert case.value("price_difference_new") == pytest.approx(160)
+    assert case.value("incremental_profit") == pytest.approx(20 * 120 - 1000)
+    assert case.value("break_even_customers") == pytest.approx(1000 / 120)
+    # the supplier's figures rest on the case's inputs: no range
+    for q in ("adopting_customers", "change_costs", "incremental_profit", "contribution_per_adopter"):
         r = _row(case.profitability, q)
         assert r["p5"] == r["p95"] == r["mean"]
 
 
-def test_margin_and_unit_cost_definitions(tiny):
-    with_margin = _case(tiny, unit_margin_before=80.0)
-    r = _row(with_margin.profitability, "incremental_profit")
-    # contribution per adopter = 80 + 50, known: no range from the study
+def test_contribution_and_unit_cost_definitions(tiny):
+    # unit_margin_before is the former name of contribution_per_customer
+    old_name = _case(tiny, contribution_per_customer=None, unit_margin_before=80.0)
+    r = _row(old_name.profitability, "incremental_profit")
     assert (r["mean"], r["p5"], r["p95"]) == pytest.approx((20 * 130 - 1000,) * 3)
-    assert with_margin.value("incremental_revenue") == pytest.approx(20 * 160)  # the premium still varies
-    with_cost = _case(tiny, unit_cost=30.0)
-    assert with_cost.value("contribution_per_adopter") == pytest.approx(110 + 50 - 30)
-    assert with_cost.value("incremental_profit") == pytest.approx(20 * 130 - 1000)
+    with_cost = _case(tiny, unit_cost=30.0)  # an extra cost to serve each adopter
+    assert with_cost.value("contribution_per_adopter") == pytest.approx(70 + 50 - 30)
+    assert with_cost.value("incremental_profit") == pytest.approx(20 * 90 - 1000)
+    as_text = _case(tiny, contribution_per_customer=" 70 ")  # a notebook parameter arrives as text
+    assert as_text.value("incremental_profit") == pytest.approx(1400)
+    none = _case(tiny, contribution_per_customer="")
+    assert math.isnan(none.value("incremental_profit")) and not none.contribution_given
 
 
 def test_bootstrap_matches_enumeration(tiny):
-    # price cut of 60: profit = 20 * (mean pd - 60) - 1000 > 0  <=>  mean pd > 110  <=>  sum of 3 draws > 330
+    # the customer's side is bootstrapped: P(mean price difference of 3 resampled customers > 110) by enumeration
     case = _case(tiny, price_change=-60.0, draws=10_000, seed=1)
     sums = [sum(c) for c in itertools.product(PD_BIG, repeat=3)]
     p_exact = np.mean([s > 330 for s in sums])
     tol = 4 * math.sqrt(p_exact * (1 - p_exact) / 10_000)
-    assert case.p_profit_positive == pytest.approx(p_exact, abs=tol)
+    assert (case.draws["price_difference"] > 110).mean() == pytest.approx(p_exact, abs=tol)
     # spread of the bootstrap mean: population sd / sqrt(n)
     sd_exact = PD_BIG.std(ddof=0) / math.sqrt(3)
     assert case.draws["price_difference"].std() == pytest.approx(sd_exact, rel=0.05)
-    profit = case.draws["incremental_profit"]
-    r = _row(case.profitability, "incremental_profit")
-    assert (r["p5"], r["p50"], r["p95"]) == pytest.approx(tuple(np.percentile(profit, [5, 50, 95])))
-    assert r["p5"] <= r["p50"] <= r["p95"]
-    # every draw's profit follows from its own mean price difference
-    assert np.allclose(profit, 20 * (case.draws["price_difference"] - 60) - 1000)
+    r = _row(case.incentive, "price_difference_new")
+    assert (r["p5"], r["p50"], r["p95"]) == pytest.approx(
+        tuple(np.percentile(case.draws["price_difference"] - 60, [5, 50, 95])))
+    # the supplier's profit does not follow the customer's price difference: 20 x (70 - 60) - 1000
+    assert (case.draws["incremental_profit"] == 20 * 10 - 1000).all()
 
 
 def test_seeded_reproducibility(tiny):
@@ -179,11 +183,11 @@ def test_concerns_from_the_study(tiny):
 
 def test_small_subsegment_uses_complete_customers_only(tiny):
     case = business_case(tiny, target_subsegment="small", market_customers={"small": 50}, adoption_share=0.5,
-                         price_change=0.0, change_costs={"x": 10.0}, draws=500)
+                         price_change=0.0, change_costs={"x": 10.0}, contribution_per_customer=4.0, draws=500)
     assert case.n_customers == 2  # B1, B2 (B3 lacks [kWh, offering])
-    assert case.value("price_difference_per_customer") == pytest.approx((10 + 5) / 2)
+    assert case.value("price_difference_now") == pytest.approx((10 + 5) / 2)
     assert case.value("net_value_now") == pytest.approx((150 + 315) / 2)
-    assert case.value("incremental_profit") == pytest.approx(25 * 7.5 - 10)
+    assert case.value("incremental_profit") == pytest.approx(25 * 4 - 10)
 
 
 def test_tables_and_milestones(tiny):
@@ -214,7 +218,8 @@ def test_tables_and_milestones(tiny):
     (dict(change_costs={"Training": -5}), "Training"),
     (dict(change_costs={"Training": "a lot"}), "not a number"),
     (dict(change_costs=pd.DataFrame({"what": ["x"], "eur": [1]})), "item"),
-    (dict(unit_margin_before=10.0, unit_cost=3.0), "not both"),
+    (dict(unit_margin_before=10.0, contribution_per_customer=3.0), "not both"),
+    (dict(contribution_per_customer="a lot"), "contribution_per_customer"),
     (dict(draws=0), "draws"),
     (dict(price_change=float("nan")), "price_change"),
 ])
@@ -258,7 +263,7 @@ def test_rendering_escapes_study_text(tmp_path):
     for section in ("### Profitability impact", "### Actions", "### Resources", "### Concerns", "### Milestones"):
         assert section in md
     # the management summary states the figures of the tables
-    assert "Expected incremental profit 2,200 EUR per year" in md
+    assert "Expected incremental profit 1,400 EUR per year" in md
     assert "| Total | 1,000 |" in md
 
 
@@ -266,9 +271,9 @@ def test_plot_profit_range(tiny):
     case = _case(tiny, price_change=-60.0)
     p = case.profitability
     ax = plot_profit_range(p, currency="EUR")
-    drawn = ["incremental_revenue", "incremental_contribution", "change_costs", "incremental_profit"]
+    drawn = ["incremental_contribution", "change_costs", "incremental_profit"]
     bars = sorted(ax.patches, key=lambda b: -b.get_y())  # first quantity at the top
-    assert len(bars) == 4
+    assert len(bars) == 3
     for b, q in zip(bars, drawn):
         r = _row(p, q)
         assert b.get_x() == pytest.approx(r["p5"])

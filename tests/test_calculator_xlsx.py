@@ -103,6 +103,7 @@ def test_tiny_a1_recomputes_to_hand_figures(tmp_path, tiny):
          "in_call_cost", "in_energy_price", "in_hours_lost_alternative", "in_hours_lost_offering",
          "in_kwh_alternative", "in_kwh_offering", "in_margin_per_hour", "in_price_alternative",
          "in_price_offering", "in_scrap_tonnes_avoided", "in_service_calls_avoided", "in_tonnes",
+         "scenario", "scenario_index",  # the scenario selector (issue 15 item 6)
          "tot_contention_value", "tot_differential_value", "tot_net_value", "tot_price_difference"])
 
 
@@ -123,11 +124,13 @@ def test_formulas_are_live_and_translated(tmp_path, tiny):
         sheet, cell = names[name]
         return wb[sheet][cell].value
 
+    # IFERROR(..., NA()): a division by zero or overflow anywhere inside is #N/A, as in cvm_kit (issue 10 item 1)
     assert formula("dq_hours_saved") == ("=IF(COUNT(in_hours_lost_alternative,in_hours_lost_offering)<2,NA(),"
-                                         "in_hours_lost_alternative-in_hours_lost_offering)")
-    assert formula("el_downtime") == "=IF(COUNT(in_margin_per_hour)<1,NA(),dq_hours_saved*in_margin_per_hour)"
+                                         "IFERROR(in_hours_lost_alternative-in_hours_lost_offering,NA()))")
+    assert formula("el_downtime") == ("=IF(COUNT(in_margin_per_hour)<1,NA(),"
+                                      "IFERROR(dq_hours_saved*in_margin_per_hour,NA()))")
     assert formula("el_service") == ("=IF(COUNT(in_service_calls_avoided,in_call_cost)<2,NA(),"
-                                     "MAX(in_service_calls_avoided,0)*in_call_cost)")
+                                     "IFERROR(MAX(in_service_calls_avoided,0)*in_call_cost,NA()))")
     assert formula("el_safety") == 0  # parity: a plain 0
     assert formula("tot_differential_value") == "=el_downtime+el_energy+el_service+el_scrap"
     assert formula("tot_contention_value") == "=el_service"
@@ -138,8 +141,11 @@ def test_formulas_are_live_and_translated(tmp_path, tiny):
     brand = next(r for r in rows if r[0] == "brand")
     assert brand[1:6] == ["Brand", "social", "placeholder (not summed)", "1,000", "5,000"]
     assert "brand" not in formula("tot_differential_value")
-    # inputs: A1's own values; the repeated 9 and 11 averaged
-    assert wb[names["in_hours_lost_alternative"][0]][names["in_hours_lost_alternative"][1]].value == 10
+    # inputs: A1's own values (the "Customer" scenario column, G); the repeated 9 and 11 averaged;
+    # the named value cell picks the selected scenario's column (issue 15 item 6)
+    sheet, cell = names["in_hours_lost_alternative"]
+    assert wb[sheet][cell].offset(column=5).value == 10
+    assert _cached(path)["in_hours_lost_alternative"] == 10
     # what-if: change an input and the workbook follows cvm_kit.evaluate
     got = _recalc(path, {"in_tonnes": 80, "in_energy_price": 0.5})
     env = V.environment(tiny)
@@ -161,7 +167,8 @@ def test_missing_input_gives_na_not_zero(tmp_path, tiny):
     names = _names(path)
     sheet, cell = names["in_kwh_offering"]
     ws = load_workbook(path)[sheet]
-    assert ws[cell].value is None
+    assert ws[cell].offset(column=5).value is None  # the customer's own (empty) entry, column G
+    assert _cached(path)["in_kwh_offering"] == "#N/A"
     note = ws.cell(row=ws[cell].row, column=5).value
     assert note.startswith("missing for this customer")
     got = _recalc(path)
@@ -247,7 +254,9 @@ def test_assumptions_sheet(tmp_path, tiny):
     ws = load_workbook(path)["Assumptions"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=4)]
     a = assumptions(tiny)
-    assert rows == a.astype(str).values.tolist()
+    # issue 10 item 9: another customer's assumed measurement (B3's) stays out of A1's calculator
+    assert rows == a[a["kind"] != "measurement"].astype(str).values.tolist()
+    assert not any("B3" in str(c) for r in rows for c in r)
     assert ["element", "downtime", "Lost hours are not recovered."] in rows
     assert load_workbook(path).sheetnames == ["Inputs", "Elements", "Totals", "Assumptions"]
 

@@ -55,7 +55,8 @@ def test_document_value_by_hand(tiny):
     d = document_value(tiny)
     assert list(d.columns) == ["customer_id", "subsegment", "element_id", "element", "period_start", "period_end",
                                "promised", "realized", "realization_rate", "gap", "source", "note",
-                               "estimate", "estimate_for_period"]
+                               "estimate", "estimate_for_period", "promised_low", "promised_high", "vs_promise",
+                               "meets_promise"]
     assert d["customer_id"].tolist() == ["A1", "A1", "A2"]
     assert d["subsegment"].tolist() == ["big", "big", "big"]
     assert d["element"].tolist() == ["Less downtime", "Lower energy use", "Less downtime"]
@@ -66,6 +67,10 @@ def test_document_value_by_hand(tiny):
     assert d["period_end"].iloc[0] == pd.Timestamp("2026-06-30")
     assert d["estimate"].tolist() == pytest.approx([660, 40, 660])
     assert d["estimate_for_period"].tolist() == pytest.approx([330, 20, 330])  # six months of a year
+    # against the promise to each customer (no promised range in the tiny file): 450 < 600, 50 >= 40, 300 >= 300
+    assert d["vs_promise"].tolist() == ["below", "met", "met"]
+    assert d["meets_promise"].tolist() == [False, True, True]
+    assert d["promised_low"].isna().all() and d["promised_high"].isna().all()
 
 
 def test_rate_missing_when_nothing_promised(tmp_path):

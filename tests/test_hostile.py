@@ -464,6 +464,9 @@ def _cases(sentinel: Path) -> dict:
         "crlf-line-numbers": H.variant_crlf_bad_source,
         "yaml-python-tag": lambda d: H.variant_yaml_tag(d, sentinel),
         "yaml-alias-bomb": H.variant_alias_bomb,
+        "yaml-status-alias-bomb": H.variant_status_alias_bomb,
+        "yaml-deep": H.variant_deep_yaml,
+        "control-customer-id": H.variant_control_id,
     }
 
 

@@ -74,7 +74,9 @@ def test_report_page_reads_offline(browser, report_dir, name):
         assert code == 0
         text = page.evaluate("document.body.innerText")
         assert "import cvm_kit" not in text and "report.header(" not in text and "In [" not in text
-        assert "Study charter: Tiny test study" in text and "1,090" in text
+        assert "1,090" in text
+        # the management pages open with the study charter; a per-customer page never does (issue 10 item 10)
+        assert ("Study charter: Tiny test study" in text) == (name != "06_customer_report.html")
         visible_tables = page.evaluate("""() => Array.from(document.querySelectorAll('table.cvm-table'))
             .filter(t => t.getBoundingClientRect().height > 0).length""")
         assert visible_tables >= 2

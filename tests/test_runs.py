@@ -280,13 +280,12 @@ def test_report_runs_the_series(study, tmp_path):
     # downtime across A1 and A2: (450 + 300) / (600 + 300)
     delivery = {r["element_id"]: r for r in _table_rows(pages["07_value_documenter"], "overall_rate")}
     assert delivery["downtime"]["overall_rate"] == f"{750 / 900:.2f}"
-    # the business case on big (default): 3 studied customers in the market x 0.25 adopt, mean price
-    # difference (100 + 30 + 200) / 3 = 110, no change costs -> incremental profit 0.75 x 110 = 82.5
+    # the business case on big (default): 3 studied customers in the market x 0.25 = 0.75 adopt; no supplier
+    # contribution given (issue 10.7: never the customers' price difference), so no profit is computed; no costs
     bc = pages["08_business_case"]
-    assert "<h3>Profitability impact</h3>" in bc and "<td>Incremental profit</td><td>82.50</td>" in bc
-    profit = {r["label"]: r for r in _table_rows(bc, "p_positive")}
-    assert profit["Expected adopting customers"]["mean"] == "0.75"
-    assert profit["Incremental profit"]["mean"] == "82.5" and profit["Incremental profit"]["p_positive"] == "100"
+    assert "<h3>Profitability impact</h3>" in bc and "<td>Expected adopting customers</td><td>0.8</td>" in bc
+    assert "<td>Incremental profit</td><td>not computed</td>" in bc
+    assert bc.count("Break-even") == 1 and "class='cvm-note' style='color:#b03a2e'" not in bc  # once; no red
     assert "Milestones: targeting big" in bc and "not started" in bc
 
 
@@ -298,19 +297,18 @@ def test_documenter_without_realized_and_business_case_parameters(study, tmp_pat
     runs.run_report(study, out, series=["07_value_documenter", "08_business_case"], workers=2, timeout=300,
                     parameters={"target_subsegment": "small", "market_customers": '{"small": 40, "big": 10}',
                                 "adoption_share": 0.5, "price_change": 5, "change_costs": "Training: 20",
-                                "draws": 500})
+                                "contribution_per_customer": 7.5, "draws": 500})
     doc = _outputs_text(nbformat.read(out / "07_value_documenter.ipynb", as_version=4))
     assert "Nothing documented yet" in doc and "realized.csv" in doc
     _assert_management_html(out / "07_value_documenter.html")
     nb = nbformat.read(out / "08_business_case.ipynb", as_version=4)
     assert nb.metadata.papermill.parameters["market_customers"] == '{"small": 40, "big": 10}'
     bc = _outputs_text(nb)
-    # small with complete values: B1, B2 (B3 lacks an input); price differences 10, 5 -> mean 7.5, +5 -> 12.5;
-    # 40 x 0.5 = 20 adopters x 12.5 = 250, less 20 of training -> 230
-    profit = {r["label"]: r for r in _table_rows(bc, "p_positive")}
-    assert profit["Expected adopting customers"]["mean"] == "20"
-    assert profit["Incremental profit"]["mean"] == "230"
+    # the supplier's contribution 7.5 per adopter, + the price change 5 -> 12.5;
+    # 40 x 0.5 = 20 adopters x 12.5 = 250, less 20 of training -> 230; break-even 20 / 12.5 = 1.6 adopters
+    assert "<td>Expected adopting customers</td><td>20.0</td>" in bc
     assert "<td>Incremental profit</td><td>230</td>" in bc and "<td>Training</td>" in bc
+    assert bc.count("Break-even") == 1 and "Break-even: 1.6 adopting customers" in bc
     assert "No market counts given" not in bc
 
 
@@ -392,28 +390,33 @@ def test_a_notebook_over_its_time_limit_is_stopped(study, tmp_path):
     assert "FAILED A1 (timeout)" in r.summary()
 
 
-@pytest.mark.slow
-def test_a_corrupted_study_fails_clearly(study, tmp_path, capsys):
+def test_a_corrupted_study_fails_clearly(study, tmp_path, capsys, monkeypatch):
+    """Issue 10 item 22: validated once, first; the located problem printed once; no notebook runs."""
     doc = yaml.safe_load((study / "project.yaml").read_text())
     doc["elements"][1]["equation"] = "[kWh, alternative] -"
     (study / "project.yaml").write_text(yaml.safe_dump(doc))
     out = tmp_path / "reports" / "tiny"
     out.mkdir(parents=True)
     (out / "index.html").write_text("previous report")
+
+    def no_notebooks(*a, **k):
+        raise AssertionError("a notebook was started on a study that does not validate")
+
+    monkeypatch.setattr(runs, "_run_jobs", no_notebooks)
     rc = main(["report", str(study), "--out", str(out), "--timeout", "120"])
     err = capsys.readouterr().err
     assert rc == 1
-    n = len(runs.SERIES)
-    assert f"{n} of {n} notebook(s) failed" in err and "StudyError" in err and "01_data_gathering.ipynb" in err
+    assert "project.yaml" in err and "kWh, alternative" in err and "Traceback" not in err
+    assert err.count("kWh, alternative] -") == 1  # once, not once per notebook
     assert (out / "index.html").read_text() == "previous report"  # whole or not at all
-    failed = out.parent / "tiny.failed" / "01_data_gathering.ipynb"
-    nb = nbformat.read(failed, as_version=4)
-    assert "papermill-error-cell-tag" in nb.cells[0].metadata.get("tags", [])
-    shown = _outputs_text(nb)
-    assert "project.yaml" in shown and "kWh, alternative" in shown  # the problem table before the error
-    # a batch cannot list the customers of a study that does not load, but named ones fail visibly
-    with pytest.raises(CvmError, match="does not load"):
+    assert not (out.parent / "tiny.failed").exists() and not list(out.parent.glob(".tiny.*"))
+    # a batch stops the same way, with or without named customers
+    with pytest.raises(cvm.StudyError, match="kWh, alternative"):
         runs.run_batch(study, out_dir=tmp_path / "c", progress=False)
+    rc = main(["batch", str(study), "--customers", "A1", "--out", str(tmp_path / "c"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 1 and err.count("kWh, alternative] -") == 1
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())
 
 
 @pytest.mark.slow

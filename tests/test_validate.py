@@ -631,7 +631,8 @@ def test_constant_with_thousands_separator_gets_the_hint(tiny_copy):
 
 
 def test_subsegment_without_id_is_one_problem(tiny_copy):
-    edit(tiny_copy, "project.yaml", "  - id: small\n", "  - description: no id\n")
+    # (the subsegment keeps one description: two would be a duplicate key, a problem of its own)
+    edit(tiny_copy, "project.yaml", "  - id: small\n    description: Small plants\n", "  - description: no id\n")
     errs = errors(tiny_copy)
     assert [(p.file, p.where) for p in errs] == [("project.yaml", "subsegments[1].id")], errs
     assert not any("?" in p.message for p in errs)

@@ -1,27 +1,33 @@
-"""Plots of the business case for change: the range of the profitability impact."""
+"""Plots of the business case for change: the profitability figures and the customer's incentive with its range."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from . import new_axes
+from . import literal_text, new_axes
 
-DEFAULT_QUANTITIES = ("incremental_revenue", "incremental_contribution", "change_costs", "incremental_profit")
+DEFAULT_QUANTITIES = ("incremental_contribution", "change_costs", "incremental_profit")
+INCENTIVE_QUANTITIES = ("net_value_now", "incentive_at_new_price", "incentive_single_customer")
 
 
-def plot_profit_range(df: pd.DataFrame, *, ax=None, quantities=DEFAULT_QUANTITIES, currency: str | None = None, **kw):
-    """The 5th-95th percentile range of each profitability figure, with its median and estimate.
+@literal_text
+def plot_profit_range(df: pd.DataFrame, *, ax=None, quantities=DEFAULT_QUANTITIES, currency: str | None = None,
+                      title: str = "Profitability impact of the change", **kw):
+    """The 5th-95th percentile range of each figure, with its median and estimate.
 
     Parameters
     ----------
     df : DataFrame
-        ``BusinessCase.profitability``: ``quantity, label, mean, p5, p50, p95``.
+        ``BusinessCase.profitability`` or ``BusinessCase.incentive`` (with
+        ``quantities=INCENTIVE_QUANTITIES``): ``quantity, label, mean, p5,
+        p50, p95``. The supplier's figures are point figures (no range).
     ax : Axes, optional
     quantities : sequence of str
         Which rows to draw, top to bottom (those absent are skipped).
     currency : str, optional
         Put on the x axis label.
+    title : str
     **kw
         Passed to ``ax.barh``.
 
@@ -61,8 +67,10 @@ def plot_profit_range(df: pd.DataFrame, *, ax=None, quantities=DEFAULT_QUANTITIE
     labels = sel["label"] if "label" in sel.columns else pd.Series(names)
     ax.set_yticks(y)
     ax.set_yticklabels([str(s) for s in labels])
+    for tl in ax.get_yticklabels():
+        tl.set_parse_math(False)  # labels may carry study text, never math
     ax.set_xlabel(f"Per period ({currency}); bar = 5th to 95th percentile" if currency
                   else "Per period; bar = 5th to 95th percentile")
-    ax.set_title("Profitability impact of the change")
+    ax.set_title(title)
     ax.legend(frameon=False, loc="best")
     return ax

@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import new_axes
+from . import literal_text, new_axes
 
 _COLORS = {"start": "#7f7f7f", "total": "#1f4e79", "price": "#a6a6a6", "incentive": "#e69f00"}
 _UP, _DOWN = "#2e8b57", "#c0392b"
 
 
+@literal_text
 def plot_value_waterfall(df: pd.DataFrame, *, ax=None, currency: str | None = None, annotate: bool = True, **kw):
     """Draw a value waterfall from :func:`cvm_kit.calculator_widgets.waterfall_table`.
 

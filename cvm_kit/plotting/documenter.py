@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import new_axes
+from . import literal_text, new_axes
 
 PROMISED, REALIZED = "#9fb3c8", "#1f4e79"
 
@@ -18,6 +18,7 @@ def _period_label(start, end) -> str:
     return f"{s} to {e}" if s and e else s or e
 
 
+@literal_text
 def plot_value_case_history(df: pd.DataFrame, *, ax=None, currency: str | None = None, **kw):
     """Promised versus realized value, one pair of bars per element and period.
 
@@ -38,6 +39,11 @@ def plot_value_case_history(df: pd.DataFrame, *, ax=None, currency: str | None =
     Axes
         ``ax.containers[0]`` holds the promised bars, ``ax.containers[1]`` the
         realized bars, in the rows' order (a missing figure has height 0).
+        Where a promised range is given (``promised_low`` / ``promised_high``),
+        a vertical line over the promised bar spans it (``ax.collections[0]``,
+        one segment per row with a range; an open end stops at the promised
+        figure, or at the other end without one) and the tick label says whether the realized value is inside,
+        below or above it.
 
     Examples
     --------
@@ -64,17 +70,33 @@ def plot_value_case_history(df: pd.DataFrame, *, ax=None, currency: str | None =
             if not np.isnan(r):
                 ax.annotate(f"{r:.0%}", (x[i], np.nan_to_num(top)), ha="center", va="bottom", fontsize=8,
                             xytext=(0, 2), textcoords="offset points")
+    if {"promised_low", "promised_high"} <= set(df.columns):
+        lo = df["promised_low"].to_numpy(float)
+        hi = df["promised_high"].to_numpy(float)
+        has = ~(np.isnan(lo) & np.isnan(hi))
+        if has.any():
+            p = df["promised"].to_numpy(float)
+            # an open end stops at the promised figure (or at the other end without one)
+            bottom = np.where(np.isnan(lo), np.where(np.isnan(p), hi, p), lo)
+            top = np.where(np.isnan(hi), np.where(np.isnan(p), lo, p), hi)
+            ax.vlines((x - w / 2)[has], bottom[has], top[has], color="black", lw=2, label="promised range")
+    if "vs_promise" in df.columns:
+        labels = [f"{lab}\n{v} promise" if v else lab for lab, v in
+                  zip(labels, df["vs_promise"].fillna("").astype(str))]
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=8)
+    for tl in ax.get_xticklabels():
+        tl.set_parse_math(False)  # element names are study text, never math
     ax.set_ylabel(f"Value ({currency})" if currency else "Value")
     title = "Value case history"
     if "customer_id" in df.columns and df["customer_id"].nunique() == 1:
         title += f": {df['customer_id'].iloc[0]}"
-    ax.set_title(title)
+    ax.set_title(title).set_parse_math(False)
     ax.legend(frameon=False)
     return ax
 
 
+@literal_text
 def plot_delivery_by_element(df: pd.DataFrame, *, ax=None, rate: str = "overall_rate", **kw):
     """Realization rate per element (1 = delivered what was promised).
 
@@ -121,6 +143,8 @@ def plot_delivery_by_element(df: pd.DataFrame, *, ax=None, rate: str = "overall_
     ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels([str(n) for n in df[name_col]])
+    for tl in ax.get_yticklabels():
+        tl.set_parse_math(False)  # element names are study text, never math
     ax.set_xlabel({"overall_rate": "Realized / promised (totals)", "mean_rate": "Mean realization rate",
                    "median_rate": "Median realization rate"}.get(rate, rate))
     ax.set_title("Value delivered versus promised, by element")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import new_axes
+from . import literal_text, new_axes
 
 _SOURCE_COLORS = {"data": "#1f4e79", "estimate": "#5b9bd5", "perception": "#f4b183", "assumption": "#c00000"}
 _PALETTE = ["#1f4e79", "#e69f00", "#2e8b57", "#8e44ad", "#c0392b", "#7f7f7f"]
@@ -20,6 +20,7 @@ def _need(df: pd.DataFrame, cols: tuple[str, ...], what: str) -> None:
         raise CvmError(f"{what}: expected columns {', '.join(cols)}; missing {', '.join(missing)}")
 
 
+@literal_text
 def plot_coverage(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
     """Heat map of :func:`cvm_kit.report.coverage_matrix`: customers (rows) x inputs (columns).
 
@@ -48,6 +49,7 @@ def plot_coverage(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
     return ax
 
 
+@literal_text
 def plot_source_mix(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
     """Stacked bars: share of measurement rows by source, one bar per subsegment.
 
@@ -80,6 +82,7 @@ def plot_source_mix(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
     return ax
 
 
+@literal_text
 def plot_estimates(df: pd.DataFrame, *, ax: Any = None, currency: str = "", **kw: Any):
     """Per element: the mean and 95% interval in each subsegment (and the whole segment).
 
@@ -117,6 +120,7 @@ def plot_estimates(df: pd.DataFrame, *, ax: Any = None, currency: str = "", **kw
     return ax
 
 
+@literal_text
 def plot_net_values(df: pd.DataFrame, *, ax: Any = None, value: str = "net_value", currency: str = "", **kw: Any):
     """Bars of each customer's net (or differential) value, coloured by subsegment, largest first.
 
@@ -149,6 +153,7 @@ def plot_net_values(df: pd.DataFrame, *, ax: Any = None, value: str = "net_value
     return ax
 
 
+@literal_text
 def plot_customer_values(df: pd.DataFrame, *, ax: Any = None, currency: str = "", **kw: Any):
     """One customer's element values (bars) against its subsegment's and the segment's means (markers).
 

@@ -7,12 +7,13 @@ from typing import Any
 import pandas as pd
 
 from ..errors import CvmError
-from . import new_axes
+from . import literal_text, new_axes
 
 _STAGES = (("invited", "invited"), ("agreed", "agreed"), ("visited", "visited"), ("data_received", "data received"))
 _COLOURS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
 
 
+@literal_text
 def plot_fieldwork_funnel(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
     """Per subsegment bars of customers invited, agreed, visited and with data received.
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import new_axes
+from . import literal_text, new_axes
 
 
+@literal_text
 def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, metric: str = "r_squared", **kw):
     """R² of each characteristic for one element (or net value), best on top.
 
@@ -64,6 +65,7 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
     return ax
 
 
+@literal_text
 def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: int = 0, **kw):
     """Each customer's value against a characteristic, coloured by subsegment.
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import new_axes
+from . import literal_text, new_axes
 
 
 def _fmt(x: float) -> str:
@@ -15,6 +15,13 @@ def _fmt(x: float) -> str:
     return fmt_money(x)
 
 
+def _outcome_name(df: pd.DataFrame) -> str:
+    text = str(df["base_case"].iloc[0]) if "base_case" in df.columns and len(df) else ""
+    return "differential value" if "differential value" in text else ("net value" if "net value" in text
+                                                                      else "outcome")
+
+
+@literal_text
 def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f02", "#1b9e77"),
                  max_factors: int | None = None, label_inputs: bool = True, **kw):
     """Tornado chart of :func:`~cvm_kit.sensitivity.tornado`: widest swing on top.
@@ -45,7 +52,10 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
         With ``n`` factors: ``ax.patches[:n]`` are the low bars and
         ``ax.patches[n:2n]`` the high bars, in order of decreasing swing; the
         widest is at the top (largest y). Each bar spans base_value to
-        low_value (or high_value).
+        low_value (or high_value). The solid vertical line is the base case
+        (every factor at its mean; the x label says so and gives its value);
+        when ``mean_value`` (the customers' mean outcome) differs from it, a
+        dashed line marks it, labelled in the legend.
 
     Examples
     --------
@@ -79,10 +89,19 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
     high = t["high_value"].to_numpy(float)
     ax.barh(y, low - base, left=base, color=colors[0], height=0.6, label="factor at its low input", **kw)
     ax.barh(y, high - base, left=base, color=colors[1], height=0.6, label="factor at its high input", **kw)
-    ax.axvline(base, color="k", lw=1)
+    from ..sensitivity import base_differs, fmt_outcome
+
+    name = _outcome_name(t)
+    ax.axvline(base, color="k", lw=1, label=f"base case: every factor at its mean ({fmt_outcome(base)})")
+    mean = float(t["mean_value"].iloc[0]) if "mean_value" in t.columns else np.nan
+    show_mean = bool(base_differs(base, mean))
+    if show_mean:
+        ax.axvline(mean, color="0.35", lw=1, ls="--", label=f"customers' mean {name} ({fmt_outcome(mean)})")
     labels = t["label"] if "label" in t.columns else t["factor"]
     ax.set_yticks(y)
     ax.set_yticklabels([str(v) for v in labels])
+    for tl in ax.get_yticklabels():
+        tl.set_parse_math(False)  # factor names are study text, never math
     if label_inputs and {"low_input", "high_input"} <= set(t.columns):
         span = np.nanmax(np.abs(np.r_[low, high] - base)) if n else 1.0
         pad = 0.01 * (span if np.isfinite(span) and span > 0 else 1.0)
@@ -93,15 +112,90 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
                 right = v >= base
                 ax.text(v + (pad if right else -pad), yi, _fmt(inp), va="center", ha="left" if right else "right",
                         fontsize=8)
-        lo_x = np.nanmin(np.r_[low, high, base])
-        hi_x = np.nanmax(np.r_[low, high, base])
+        lo_x = np.nanmin(np.r_[low, high, base, mean if show_mean else base])
+        hi_x = np.nanmax(np.r_[low, high, base, mean if show_mean else base])
         ax.set_xlim(lo_x - 0.18 * (hi_x - lo_x + pad), hi_x + 0.18 * (hi_x - lo_x + pad))
-    ax.set_xlabel(f"outcome (base {_fmt(base)})")
+    ax.set_xlabel(f"{name}; base case (every factor at its mean): {fmt_outcome(base)}"
+                  + (f"; customers' mean: {fmt_outcome(mean)}" if show_mean else ""))
     ax.set_title("Tornado: each factor moved alone from its low to its high input")
     ax.legend(loc="lower right", fontsize=8)
     return ax
 
 
+@literal_text
+def plot_sobol(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#7570b3", "#d95f02"),
+               max_factors: int | None = None, **kw):
+    """Sobol indices of :func:`~cvm_kit.sensitivity.sobol_indices` for one subsegment, with their intervals.
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``factor, S1, S1_conf, ST, ST_conf`` (one subsegment's rows; with
+        several, the first subsegment's are drawn).
+    ax : Axes, optional
+    colors : (str, str)
+        Colours of the first-order and total-order bars.
+    max_factors : int, optional
+        Draw only the inputs with the largest total-order index.
+    **kw
+        Passed to ``ax.barh``.
+
+    Returns
+    -------
+    Axes
+        With ``n`` inputs: ``ax.patches[:n]`` are the first-order bars
+        (width ``S1``) and ``ax.patches[n:2n]`` the total-order bars (width
+        ``ST``), largest ``ST`` on top; error bars show the confidence
+        intervals.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit.sensitivity import sobol_indices
+    >>> from cvm_kit.plotting.sensitivity import plot_sobol
+    >>> s = sobol_indices(cvm.load_study(cvm.example_path()), samples=256)
+    >>> ax = plot_sobol(s)
+    >>> len(ax.patches) == 2 * int((s["subsegment"] == s["subsegment"].iloc[0]).sum())
+    True
+    """
+    need = {"factor", "S1", "S1_conf", "ST", "ST_conf"}
+    if not need <= set(df.columns):
+        raise CvmError(f"plot_sobol needs columns {', '.join(sorted(need))}; got {', '.join(map(str, df.columns))}")
+    t = df
+    sub = None
+    if "subsegment" in t.columns and len(t):
+        sub = t["subsegment"].iloc[0]
+        t = t[t["subsegment"] == sub]
+    t = t.sort_values("ST", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+    if max_factors is not None:
+        t = t.head(max_factors)
+    n = len(t)
+    ax = new_axes(ax, figsize=(8.0, max(2.5, 0.45 * n + 1.2)))
+    if n == 0:
+        ax.set_title("Sobol indices: no input varies")
+        return ax
+    y = np.arange(n)[::-1]
+    h = 0.38
+    ax.barh(y + h / 2, t["S1"].to_numpy(float), height=h, color=colors[0], xerr=t["S1_conf"].to_numpy(float),
+            label="first order S1: the input alone", **kw)
+    ax.barh(y - h / 2, t["ST"].to_numpy(float), height=h, color=colors[1], xerr=t["ST_conf"].to_numpy(float),
+            label="total order ST: with its interactions", **kw)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(v) for v in t["factor"]])
+    for tl in ax.get_yticklabels():
+        tl.set_parse_math(False)  # input phrases are study text, never math
+    ax.axvline(0, color="k", lw=0.8)
+    of = str(t["of"].iloc[0]) if "of" in t.columns else "net"
+    ax.set_xlabel(f"share of the variance of {of} value (bars: confidence interval)")
+    title = ax.set_title(("" if sub is None else f"{sub}: ") + "Sobol indices, inputs drawn from the customers' values")
+    title.set_parse_math(False)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+@literal_text
 def plot_simulation(draws: pd.DataFrame, *, ax=None, column: str = "net_value", bins: int = 60, **kw):
     """Histogram of the drawn net value per subsegment, with P(net > 0) in the legend.
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import new_axes
+from . import literal_text, new_axes
 
 TOTAL_COLUMNS = ("differential_value", "net_value", "contention_value", "price_difference")
 
@@ -30,6 +30,7 @@ def _long(df: pd.DataFrame, element_id: str | None) -> tuple[pd.DataFrame, str]:
     return pd.DataFrame({"subsegment": df["subsegment"], "value": df[element_id]}), element_id
 
 
+@literal_text
 def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = None, ax=None,
                            order: list[str] | None = None, confidence: float = 0.95, seed: int = 0, **kw):
     """Each customer's value of one element by subsegment, with box, mean and 95% interval.

@@ -1,0 +1,76 @@
+"""One number format for every page: thousands separators, no scientific notation, "—" where nothing applies."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DASH = "—"  # a figure that does not apply or is not available (footnoted where it is shown)
+
+
+def _float(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def money(x: Any, currency: str = "") -> str:
+    """A money amount: whole units from 100 up, two decimals at most below, thousands separated.
+
+    Examples
+    --------
+    >>> money(162345.4, "EUR"), money(-12.5), money(float("nan"))
+    ('162,345 EUR', '-12.5', '—')
+    """
+    v = _float(x)
+    if v is None:
+        return DASH
+    text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}".rstrip("0").rstrip(".")
+    if text in ("-0", "-0.0"):
+        text = "0"
+    return f"{text} {currency}".strip()
+
+
+def number(x: Any, decimals: int = 0) -> str:
+    """A plain number with thousands separators (``1,234``); "—" for missing.
+
+    Examples
+    --------
+    >>> number(1234.567, 1), number(None)
+    ('1,234.6', '—')
+    """
+    v = _float(x)
+    return DASH if v is None else f"{v:,.{decimals}f}"
+
+
+def percent(x: Any, decimals: int = 0) -> str:
+    """A share as a percentage (``0.943`` -> ``94%``); "—" for missing.
+
+    Examples
+    --------
+    >>> percent(0.9437), percent(float("nan"))
+    ('94%', '—')
+    """
+    v = _float(x)
+    return DASH if v is None else f"{v:.{decimals}%}"
+
+
+def compact(x: Any, _pos: object = None) -> str:
+    """An axis label: ``120k``, ``1.5M``, ``-40k``, ``950`` (usable as a matplotlib FuncFormatter).
+
+    Examples
+    --------
+    >>> compact(120000), compact(-1500000), compact(950)
+    ('120k', '-1.5M', '950')
+    """
+    v = _float(x)
+    if v is None:
+        return ""
+    a = abs(v)
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            w = v / div
+            return f"{w:.0f}{suffix}" if abs(w) >= 10 or w == int(w) else f"{w:.1f}{suffix}"
+    return f"{v:.0f}"

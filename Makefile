@@ -26,13 +26,15 @@ install: $(VENV)/.installed
 system-deps:
 	bash scripts/install-system-deps.sh
 
-demo: install
+# the PDF management pack is printed by Debian's Chromium (system-deps); without it the demo writes HTML only
+demo: install system-deps
 	$(CVM) validate $(STUDY)
 	$(CVM) tables $(STUDY)
 	$(CVM) batch $(STUDY) --workers 2
-	$(CVM) report $(STUDY)
+	$(CVM) report $(STUDY) $$(command -v chromium >/dev/null 2>&1 && echo --pdf)
 	@echo
 	@echo "report:           $$($(PY) -c 'import pathlib, sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' $(REPORT)/index.html)"
+	@test ! -f $(REPORT)/management_pack.pdf || echo "management pack:  $$($(PY) -c 'import pathlib, sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' $(REPORT)/management_pack.pdf)"
 	@echo "customer reports: $$($(PY) -c 'import pathlib, sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' $(REPORT)/customers/index.html)"
 	@echo "commands on the PATH: source $(VENV)/bin/activate   (then: cvm --help)"
 

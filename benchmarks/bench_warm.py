@@ -57,41 +57,34 @@ def _report(study: str, out: Path, engine: str) -> float:
     return wall
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--customers", type=int, default=40)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--skip-plain", action="store_true", help="leave out the papermill loop (the slowest run)")
-    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    ap.add_argument("--keep", action="store_true", help="keep the working folder")
-    args = ap.parse_args(argv)
-
+def run(_big_study: Path | None = None, *, customers: int = 40, workers: int = 2, plain: bool = True,
+        keep: bool = False) -> dict:
+    """Every measurement, printed as it is made; the figures (``benchmarks/run.py --only warm`` calls this)."""
     from cvm_kit import example_path
     from cvm_kit.study import load_study
 
     base = Path(tempfile.mkdtemp(prefix="bench_warm."))
-    fig: dict = {"cpus": os.cpu_count(), "workers": args.workers}
+    fig: dict = {"cpus": os.cpu_count(), "workers": workers}
     try:
-        study = _study(base, args.customers)
-        ids = [str(c) for c in load_study(study).customers["customer_id"]][: args.customers]
+        study = _study(base, customers)
+        ids = [str(c) for c in load_study(study).customers["customer_id"]][:customers]
         n = fig["customers"] = len(ids)
         runner = base / "runner.py"
         runner.write_text(_RUNNER)
-        print(f"study {study}: {n} customers, {args.workers} workers", flush=True)
+        print(f"study {study}: {n} customers, {workers} workers", flush=True)
 
-        if not args.skip_plain:
+        if plain:
             before = _load()
-            plain = _plain(study, ids, base / "plain")
-            fig.update(plain_s=plain, plain_per_customer_s=plain / n, plain_load=os.getloadavg()[0])
-            print(f"papermill CLI loop: {plain:.1f} s ({plain / n:.2f} s per customer)  [{before} -> {_load()}]",
+            t = _plain(study, ids, base / "plain")
+            fig.update(plain_s=t, plain_per_customer_s=t / n, plain_load=os.getloadavg()[0])
+            print(f"papermill CLI loop: {t:.1f} s ({t / n:.2f} s per customer)  [{before} -> {_load()}]",
                   flush=True)
-        common = {"study": study, "customers": ids, "workers": args.workers, "force": True, "progress": False}
+        common = {"study": study, "customers": ids, "workers": workers, "force": True, "progress": False}
         for engine in ("papermill", "warm"):
             before = _load()
             wall, r = _batch(runner, out_dir=base / engine, engine=engine, **common)
             if r["failed"]:
-                print(f"{engine}: {r['summary']}", file=sys.stderr)
-                return 1
+                raise RuntimeError(f"{engine}: {r['summary']}")
             key = "cold" if engine == "papermill" else "warm"
             fig.update({f"{key}_s": wall, f"{key}_per_customer_s": wall / n, f"{key}_load": os.getloadavg()[0],
                         f"{key}_worker_mean_s": sum(r["worker_s"]) / n})
@@ -106,20 +99,32 @@ def main(argv: list[str] | None = None) -> int:
                   f"[{before} -> {_load()}]", flush=True)
 
         fig["warm_vs_cold"] = fig["cold_s"] / fig["warm_s"]
-        print(f"warm: {fig['warm_per_customer_s']:.3f} s per customer (target <= 0.3); "
-              f"{fig['warm_vs_cold']:.1f}x faster than cold (target >= 4x)", end="")
+        line = (f"warm: {fig['warm_per_customer_s']:.3f} s per customer (target <= 0.3); "
+                f"{fig['warm_vs_cold']:.1f}x faster than cold (target >= 4x)")
         if "plain_s" in fig:
             fig["warm_vs_plain"] = fig["plain_s"] / fig["warm_s"]
-            print(f"; {fig['warm_vs_plain']:.1f}x faster than the papermill loop (target >= 10x)", end="")
-        print(f"; cvm report {fig['report_warm_s']:.1f} s (target < 4 s)")
-        if args.json:
-            args.json.write_text(json.dumps(fig, indent=1))
-        return 0
+            line += f"; {fig['warm_vs_plain']:.1f}x faster than the papermill loop (target >= 10x)"
+        print(line + f"; cvm report {fig['report_warm_s']:.1f} s (target < 4 s)")
+        return fig
     finally:
-        if args.keep:
+        if keep:
             print(f"kept {base}")
         else:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--customers", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip-plain", action="store_true", help="leave out the papermill loop (the slowest run)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--keep", action="store_true", help="keep the working folder")
+    args = ap.parse_args(argv)
+    fig = run(customers=args.customers, workers=args.workers, plain=not args.skip_plain, keep=args.keep)
+    if args.json:
+        args.json.write_text(json.dumps(fig, indent=1))
+    return 0
 
 
 if __name__ == "__main__":

@@ -66,9 +66,12 @@ def register(group: click.Group) -> None:
     @click.option("--notebooks", "notebooks", type=click.Path(path_type=Path, file_okay=False), default=None,
                   metavar="DIR", help="Run your own series: the numbered notebooks in DIR (from `cvm notebooks DIR`), "
                   "except 06_customer_report.")
+    @click.option("--pdf", is_flag=True, default=False,
+                  help="Also print the management pack (summary first, every page, charter and provenance) to "
+                       "<out>/management_pack.pdf with headless Chromium.")
     def report(study: Path | None, out: Path | None, workers: int, timeout: float,
                parameters: tuple[tuple[str, str], ...], kernel_name: str | None, engine: str,
-               notebooks: Path | None) -> None:
+               notebooks: Path | None, pdf: bool) -> None:
         """Execute the notebook series on STUDY and write the HTML report for management.
 
         Each notebook (data gathering, estimates, subsegment variance,
@@ -83,7 +86,8 @@ def register(group: click.Group) -> None:
 
         --notebooks DIR runs the numbered notebooks in DIR instead (an edited
         copy of the series; notebooks removed from DIR are not run, notebooks
-        added are).
+        added are). The index opens with the executive summary; --pdf also
+        writes the management pack as one PDF.
         """
         from .runs import SERIES, RunError, run_report
 
@@ -96,13 +100,16 @@ def register(group: click.Group) -> None:
         try:
             try:
                 index = run_report(path, out, parameters=_parameters(parameters), kernel_name=kernel_name,
-                                   workers=workers, timeout=timeout, progress=True, series=series, engine=engine)
+                                   workers=workers, timeout=timeout, progress=True, series=series, engine=engine,
+                                   pdf=pdf)
             except RunError as exc:
                 click.echo(plain(exc), err=True)
                 raise SystemExit(1) from None
         except KeyboardInterrupt as exc:
             raise _interrupted(exc) from None
         click.echo(f"wrote {index}")
+        if pdf:
+            click.echo(f"wrote {index.with_name('management_pack.pdf')}")
 
     @group.command()
     @study_argument

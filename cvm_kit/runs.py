@@ -55,6 +55,7 @@ SERIES = ("01_data_gathering", "02_estimates", "03_subsegment_variance", "04_sen
 #: The per-customer notebook of ``cvm batch``.
 CUSTOMER_NOTEBOOK = "06_customer_report"
 MANIFEST = "manifest.json"
+PACK = "management_pack"  # <out>/management_pack.html and .pdf
 # Parameters every run sets: batch and report runs are static (no widgets).
 _RUN_PARAMETERS = {"interactive": False}
 
@@ -956,7 +957,8 @@ def _title(template: Path) -> str:
 
 def run_report(study: str | Path, out_dir: str | Path | None = None, *, parameters: Mapping[str, Any] | None = None,
                kernel_name: str | None = None, workers: int = 2, timeout: float = 600,
-               progress: bool = False, series: Sequence[str] | None = None, engine: str = "warm") -> Path:
+               progress: bool = False, series: Sequence[str] | None = None, engine: str = "warm",
+               pdf: bool = False) -> Path:
     """Execute the notebook series on a study and write the HTML report with its index.
 
     Each notebook of :data:`SERIES` is executed with papermill (parameters
@@ -991,11 +993,15 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
         ``"warm"`` (default): notebooks run one after another on kernels that
         start once per worker and are reset between notebooks
         (:mod:`cvm_kit.warm`); ``"papermill"``: a fresh kernel per notebook.
+    pdf : bool
+        Also print the management pack (executive summary, every page, the
+        charter and provenance) to ``out_dir/management_pack.pdf`` with
+        headless Chromium. ``management_pack.html`` is always written.
 
     Returns
     -------
     Path
-        ``out_dir/index.html``.
+        ``out_dir/index.html``: the executive summary first, then the pages.
 
     Raises
     ------
@@ -1056,7 +1062,18 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
             lines = [f"{len(failed)} of {len(runs)} notebook(s) failed; {out} was left unchanged:"]
             lines += [f"  {r.name}: {r.error}\n    notebook: {r.notebook}" for r in failed]
             raise RunError("\n".join(lines), runs)
-        _write_index(tmp / "index.html", s, study_path, content_hash, params, runs, t0, out)
+        from .reporting.pack import write_pack
+        from .reporting.summary import executive_html
+
+        summary_html = executive_html(s) if s is not None else ""
+        provenance_html = _provenance_html(s, study_path, content_hash, params, t0, engine)
+        pages = [(_title_of(r), r.notebook) for r in runs if r.notebook is not None]
+        if s is not None:
+            packed = write_pack(s, pages, tmp, summary_html=summary_html, closing_html=provenance_html, pdf=pdf)
+            if "pdf" in packed:
+                _readable(packed["pdf"])
+        _write_index(tmp / "index.html", s, study_path, runs, out, summary_html=summary_html,
+                     provenance_html=provenance_html, pdf=f"{PACK}.pdf" if pdf and s is not None else None)
         # publish: every file is renamed into place, the index last
         out.mkdir(parents=True, exist_ok=True)
         names = [p.name for p in sorted(tmp.iterdir()) if p.name != "index.html"] + ["index.html"]
@@ -1082,11 +1099,12 @@ code { background: #f3f5f8; padding: 0 0.25em; }
 """
 
 
-def _write_index(path: Path, s: Any, study_path: Path, content_hash: str, params: Mapping[str, Any],
-                 runs: Sequence[NotebookRun], t0: float, out: Path) -> None:
+def _provenance_html(s: Any, study_path: Path, content_hash: str, params: Mapping[str, Any], t0: float,
+                     engine: str) -> str:
+    """The charter, provenance and parameters of a run (end of the index page and of the PDF pack)."""
     from . import __version__
+    from .reporting.render import render
 
-    e = html.escape
     try:
         import papermill
 
@@ -1098,42 +1116,26 @@ def _write_index(path: Path, s: Any, study_path: Path, content_hash: str, params
         from .research import charter_html
 
         charter = charter_html(s)
-    name = s.name if s is not None else study_path.name
-    rows = "".join(
-        f"<tr><td><a href='{e(r.html.name)}'>{e(_title_of(r))}</a></td>"
-        f"<td><a href='{e(r.notebook.name)}'>{e(r.notebook.name)}</a></td><td>{r.seconds:.1f} s</td></tr>"
-        for r in runs if r.html is not None and r.notebook is not None)
     all_params = {"study": str(study_path), **_RUN_PARAMETERS, **params}
-    prow = "".join(f"<tr><td><code>{e(k)}</code></td><td><code>{e(repr(v))}</code></td></tr>"
-                   for k, v in all_params.items())
-    customers = out / "customers" / "index.html"
-    cust = ("<p><a href='customers/index.html'>Per-customer value reports</a></p>" if customers.exists() else
-            "<p>Per-customer value reports: run <code>cvm batch</code> on this study to produce them "
-            "(they go into <code>customers/</code> beside this page).</p>")
-    prov = [
-        ("Study", f"{e(name)}<br><code>{e(str(study_path))}</code>"),
-        ("Study content hash", f"<code>{e(content_hash)}</code>"),
-        ("cvm_kit version", e(__version__)),
-        ("papermill / Python", e(f"{pm_version} / {sys.version.split()[0]}")),
-        ("Run", e(_dt.datetime.now().astimezone().isoformat(timespec="seconds")) + f" ({time.perf_counter() - t0:.0f} s)"),
-    ]
-    provrows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in prov)
-    doc = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(name)}: customer value report</title><style>{_INDEX_CSS}</style></head>
-<body><main>
-<h1>{e(name)}</h1>
-<p>Customer value report. Each page below was produced by executing a notebook of the cvm_kit series on this study.</p>
-{charter}
-<h2>Reports</h2>
-<table><thead><tr><th>Report</th><th>Executed notebook</th><th>Time</th></tr></thead><tbody>{rows}</tbody></table>
-{cust}
-<h2>Provenance</h2>
-<table><tbody>{provrows}</tbody></table>
-<h3>Parameters</h3>
-<table><thead><tr><th>Parameter</th><th>Value</th></tr></thead><tbody>{prow}</tbody></table>
-</main></body></html>
-"""
+    return render("provenance.html.j2", charter=charter, study_name=s.name if s is not None else study_path.name,
+                  study_path=str(study_path), content_hash=content_hash, version=__version__, engine=engine,
+                  papermill_version=pm_version, python_version=sys.version.split()[0],
+                  run_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+                  seconds=f"{time.perf_counter() - t0:.0f}",
+                  parameters=[(k, repr(v)) for k, v in all_params.items()])
+
+
+def _write_index(path: Path, s: Any, study_path: Path, runs: Sequence[NotebookRun], out: Path, *,
+                 summary_html: str, provenance_html: str, pdf: str | None) -> None:
+    """The report's front page: the executive summary first, then the pages, the charter and provenance."""
+    from .reporting.render import render
+
+    pages = [{"html": r.html.name, "notebook": r.notebook.name, "title": _title_of(r), "seconds": f"{r.seconds:.1f}"}
+             for r in runs if r.html is not None and r.notebook is not None]
+    doc = render("index.html.j2", study_name=s.name if s is not None else study_path.name,
+                 offering=getattr(s, "offering", ""), alternative=getattr(s, "next_best_alternative", ""),
+                 segment=getattr(s, "segment", ""), summary=summary_html, pages=pages,
+                 customers=(out / "customers" / "index.html").exists(), provenance=provenance_html, pdf=pdf)
     path.write_text(doc, encoding="utf-8")
 
 

@@ -38,8 +38,11 @@ demo: install system-deps
 	@echo "customer reports: $$($(PY) -c 'import pathlib, sys; print(pathlib.Path(sys.argv[1]).resolve().as_uri())' $(REPORT)/customers/index.html)"
 	@echo "commands on the PATH: source $(VENV)/bin/activate   (then: cvm --help)"
 
+# Lint and types first ([tool.ruff], [tool.mypy] in pyproject.toml; mypy against tools/mypy-baseline.txt).
 # The browser tests run on their own after the rest: a loaded machine makes JupyterLab flaky.
 test: install system-deps
+	$(PY) -m ruff check cvm_kit tests tools
+	$(PY) tools/mypy_baseline.py
 	$(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 

@@ -1,7 +1,7 @@
 """Benchmark: ``cvm batch`` against the plain way, and against the floor.
 
 Three runs of the per-customer report on the same synthetic study of 40
-customers (``cvm_kit.synthetic.write_random_study(n_customers=40,
+customers (``tools.synthetic.write_random_study(n_customers=40,
 n_elements=6, seed=0)``), one run each:
 
 1. **plain**: a shell loop of the ``papermill`` CLI, one customer after the
@@ -41,9 +41,11 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _study(base: Path, n: int) -> Path:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))  # tools/ lives at the repository root
     try:
-        from cvm_kit.synthetic import write_random_study
-    except ImportError:  # pragma: no cover - the synthetic module is absent in this build
+        from tools.synthetic import write_random_study
+    except ImportError:  # pragma: no cover - tools/ is absent (an installed copy of the benchmarks)
         write_random_study = None
     out = base / "study"
     if write_random_study is not None:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # the repository root: tools.synthetic
 
 
 def big_study() -> Path:
     """The shared large synthetic study (written once, reused)."""
-    from cvm_kit.synthetic import write_random_study
+    from tools.synthetic import write_random_study
 
     path = HERE / ".data" / "big_5000x40"
     if not (path / "measurements.csv").exists():

@@ -1,4 +1,4 @@
-"""Code that runs inside a warm kernel (see :mod:`cvm_kit.warm`): the warm-up and the reset between notebooks.
+"""Code that runs inside a warm kernel (see :mod:`cvm_kit.reporting.warm`): the warm-up and the reset between notebooks.
 
 :func:`warm_up` runs once when the kernel starts: it imports what the
 notebooks import, installs the study cache and takes a snapshot of the
@@ -31,8 +31,9 @@ import random
 import sys
 import threading
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 _STATE: dict[str, Any] = {}
 _STUDY_CACHE: dict[tuple[str, str], Any] = {}
@@ -328,8 +329,13 @@ def _collect() -> None:
     gc.freeze()
 
 
-def _watch_parent(interval: float = 0.25) -> None:
-    """Kill this kernel's process group (it and its children) as soon as the worker that started it is gone."""
+def _watch_parent(interval: float = 0.25, cleanup: str | None = None) -> None:
+    """Kill this kernel's process group (it and its children) as soon as the worker that started it is gone.
+
+    ``cleanup``: the kernel's private folder (sockets, connection file), removed first: a worker that
+    died could not remove it.
+    """
+    import shutil
     import signal
     import time
 
@@ -340,6 +346,8 @@ def _watch_parent(interval: float = 0.25) -> None:
             time.sleep(interval)
             if os.getppid() != parent:
                 try:
+                    if cleanup and os.path.basename(cleanup).startswith("cvm-warm-"):
+                        shutil.rmtree(cleanup, ignore_errors=True)
                     os.killpg(os.getpgid(0), signal.SIGKILL)
                 finally:
                     os._exit(1)
@@ -349,7 +357,8 @@ def _watch_parent(interval: float = 0.25) -> None:
 
 # not needed by notebooks (the command line, the runners) or heavy and interactive only
 _SKIP = ("cvm_kit.cli", "cvm_kit.runs", "cvm_kit.warm", "cvm_kit._warm_kernel", "cvm_kit.calculator_widgets",
-         "cvm_kit.synthetic", "cvm_kit.scaffold")
+         "cvm_kit.scaffold", "cvm_kit.reporting.warm", "cvm_kit.reporting.pool", "cvm_kit.reporting.execute",
+         "cvm_kit.reporting.batch", "cvm_kit.reporting.series")
 
 
 def _import_library() -> list[str]:
@@ -399,8 +408,9 @@ def _rehearse() -> None:
         pass
 
 
-def warm_up(imports: Iterable[str] = (), *, watch_parent: bool = True) -> list[str]:
-    """Run the templates' import statements, import cvm_kit, cache studies, take the snapshot; what failed."""
+def warm_up(imports: Iterable[tuple[str, list[str]]] = (), *, watch_parent: bool = True,
+            cleanup: str | None = None) -> list[str]:
+    """Import what the templates import and cvm_kit, cache studies, take the snapshot; what failed to import."""
     ip = _shell()
     failed = []
     if ip is not None:
@@ -408,11 +418,14 @@ def warm_up(imports: Iterable[str] = (), *, watch_parent: bool = True) -> list[s
             ip.run_line_magic("matplotlib", "inline")
         except Exception:  # noqa: BLE001 - no matplotlib: nothing to activate
             failed.append("%matplotlib inline")
-    for stmt in imports:
+    for module, names in imports:  # the templates' import statements as (module, imported names)
         try:
-            exec(compile(stmt, "<cvm-warm-up>", "exec"), {})  # an import statement of a template, nothing else
+            mod = importlib.import_module(module)
+            for name in names:
+                if getattr(mod, "__path__", None) is not None and not hasattr(mod, name):
+                    importlib.import_module(f"{module}.{name}")  # `from package import submodule`
         except Exception:  # noqa: BLE001 - the notebook will raise it where the reader sees it
-            failed.append(stmt)
+            failed.append(module)
     failed += _import_library()
     _rehearse()
     try:
@@ -422,7 +435,7 @@ def warm_up(imports: Iterable[str] = (), *, watch_parent: bool = True) -> list[s
     snapshot()
     _collect()
     if watch_parent and os.name == "posix":
-        _watch_parent()
+        _watch_parent(cleanup=cleanup)
     return failed
 
 

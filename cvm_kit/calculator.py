@@ -93,14 +93,14 @@ def _case(study: Study, customer: str | None, subsegment: str | None):
     """(subsegment, label, inputs row as a one-row DataFrame, per-phrase source/note text)."""
     from . import values as V
 
-    display = V._display_names(study)
+    display = V.display_names(study)
     phrases = V.input_phrases(study)
     consts = {normalize_phrase(c.name): c for c in study.constants}
     info: dict[str, tuple[str, str]] = {}
-    users = V._phrase_users(study)
+    users = V.phrase_users(study)
 
     def needed(p: str, sub: str) -> bool:
-        return bool(V._needed_for(study, users.get(p, []), sub))
+        return bool(V.needed_for(study, users.get(p, []), sub))
 
     if customer is not None and subsegment is not None:
         raise CvmError("give either a customer or a subsegment, not both")
@@ -299,7 +299,6 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
 
     try:
         import xlsxwriter
-        from xlsxwriter.utility import xl_rowcol_to_cell
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise CvmError("XlsxWriter is needed to write the calculator workbook: pip install xlsxwriter") from exc
     try:
@@ -307,237 +306,265 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
     except KeyError as exc:
         raise CvmError(str(exc.args[0]) if exc.args else str(exc)) from None
 
-    display = V._display_names(study)
-    phrases = V.input_phrases(study)
-    consts = {normalize_phrase(c.name) for c in study.constants}
-    derived_norm = [normalize_phrase(d.name) for d in study.derived]
     env = V.what_if_environment(study, inputs, sub)
     results = V.evaluate(study, inputs, subsegment=sub).iloc[0]
-
+    first = "Customer" if customer is not None else "Subsegment mean"
     path = Path(path)
     with atomic_file(path) as tmp:
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
                                             "strings_to_urls": False})
-        bold = wb.add_format({"bold": True})
-        title = wb.add_format({"bold": True, "font_size": 14})
-        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-        money = wb.add_format({"num_format": "#,##0.00", "locked": True})
-        fill = wb.add_format({"bg_color": "#FFF2CC", "locked": False, "num_format": "General"})
-        total_fmt = wb.add_format({"bold": True, "num_format": "#,##0.00", "top": 1})
-        used: set[str] = set()
-        names: dict[str, str] = {}
-
-        # ---- Inputs --------------------------------------------------------
-        ws = wb.add_worksheet("Inputs")
-        ws.write_string(0, 0, f"Value calculator: {study.offering} versus {study.alternative_for(sub)}", title)
-        low, mid, high = V.scenario_percentiles(study, percentiles)
-        n_sub = int((study.customers["subsegment"] == sub).sum())
-        first = "Customer" if customer is not None else "Subsegment mean"
-        options = [first, "Conservative", "Base", "Optimistic"]
-        head = [("Study", study.name), ("For", label), ("Segment", study.segment),
-                ("Money", f"{study.currency} per customer per {study.period}"),
-                ("How to use", "Pick a scenario below and change the shaded values; the Elements and Totals "
-                               "sheets recalculate. An empty input makes the elements using it show #N/A "
-                               "(never a silent 0), as does a division by zero.")]
-        for i, (k, v) in enumerate(head, start=1):
-            ws.write_string(i, 0, k, bold)
-            ws.write_string(i, 1, v)
-        srow = len(head) + 1
-        hdr = srow + 2
-        ws.write_string(srow, 0, "Scenario", bold)
-        ws.write_string(srow, 1, first, fill)
-        ws.data_validation(srow, 1, srow, 1, {
-            "validate": "list", "source": f"=$G${hdr + 1}:$J${hdr + 1}",
-            "input_title": "Scenario", "input_message": "Pick the inputs the values use",
-            "error_title": "Scenario", "error_message": "Pick one of the listed scenarios"})
-        wb.define_name("scenario", _ref("Inputs", srow, 1))
-        used.add("scenario")
-        # which column the values come from: compared with the column headers (no text in any formula)
-        heads = [xl_rowcol_to_cell(hdr, c, row_abs=True, col_abs=True) for c in range(6, 10)]
-        ws.write_formula(srow, 2, "=" + "".join(f"IF(scenario={h},{k}," for k, h in enumerate(heads, 1))
-                         + "NA()" + ")" * len(heads), None, 1)
-        wb.define_name("scenario_index", _ref("Inputs", srow, 2))
-        used.add("scenario_index")
-        own = "the customer's own values (constants where it has none)" if customer is not None \
-            else f"the means of the {n_sub} {sub} customers"
-        ws.write_string(srow, 3, f"{first}: {own}. Conservative / Base / Optimistic: the {low:g}th / {mid:g}th "
-                                 f"/ {high:g}th percentile of each input across the {sub} customers, oriented "
-                                 "so that Conservative is the low-value side for the net value.")
-        for j, h in enumerate(("phrase", "value", "kind", "source", "note", "Excel name", *options,
-                               "scenario basis")):
-            ws.write_string(hdr, j, h, bold)
-        scen = V.input_scenarios(study, sub, (low, mid, high)).set_index("phrase")
-        input_names: dict[str, str] = {}
-        for i, p in enumerate(phrases, start=hdr + 1):
-            shown = display.get(p, p)
-            name = excel_name("in", shown, used)
-            input_names[p] = names[p] = name
-            v = float(inputs.iloc[0][shown])
-            sc = scen.loc[shown]
-            has_spread = not np.isnan(sc["p_mid"])
-            column = [v] + ([float(sc[k]) for k in V.SCENARIOS] if has_spread else [v, v, v])
-            ws.write_string(i, 0, shown)
-            # the selected column's value; an empty (or text) cell is #N/A, never read as 0
-            cells = [xl_rowcol_to_cell(i, c) for c in range(6, 10)]
-            guarded = [f"IF(ISNUMBER({c}),{c},NA())" for c in cells]
-            pick = "".join(f"IF(scenario_index={k},{g}," for k, g in enumerate(guarded[:-1], 1)) + guarded[-1] \
-                + ")" * (len(guarded) - 1)
-            ws.write_formula(i, 1, "=" + pick, money, _cached(v))
-            ws.write_string(i, 2, "study constant" if p in consts else "input")
-            src, note = info.get(p, ("", ""))
-            ws.write_string(i, 3, src)
-            ws.write_string(i, 4, note)
-            ws.write_string(i, 5, name)
-            for c, x in enumerate(column, start=6):
-                if np.isnan(x):
-                    ws.write_blank(i, c, None, fill)
-                else:
-                    ws.write_number(i, c, x, fill)
-            ws.write_string(i, 10, _basis(sc, sub, first, (low, mid, high)))
-            wb.define_name(name, _ref("Inputs", i, 1))
-        ws.set_column(0, 0, 44)
-        ws.set_column(1, 1, 14)
-        ws.set_column(2, 2, 14)
-        ws.set_column(3, 3, 34)
-        ws.set_column(4, 4, 50)
-        ws.set_column(5, 5, 34)
-        ws.set_column(6, 9, 14)
-        ws.set_column(10, 10, 60)
-        ws.freeze_panes(hdr + 1, 1)
-        ws.protect("", {"format_columns": True})
-
-        # ---- Elements ------------------------------------------------------
-        es = wb.add_worksheet("Elements")
-        es.write_string(0, 0, "Value elements (live formulas from the study's word equations)", title)
-        es.write_string(1, 0, f"{study.currency} per customer per {study.period}; positive = the offering is worth "
-                              f"more than {study.alternative_for(sub)}. Status as for subsegment {sub}.")
-        r = 3
-        if study.derived:
-            es.write_string(r, 0, "Derived quantity", bold)
-            es.write_string(r, 4, "value", bold)
-            es.write_string(r, 5, "equation", bold)
-            r += 1
-            for d, dn in zip(study.derived, derived_norm):
-                name = excel_name("dq", d.name, used)
-                names[dn] = name
-                es.write_string(r, 0, d.name)
-                es.write_formula(r, 4, _guarded(d.equation, names, input_names), money,
-                                 _cached(float(env.values[dn][0])))
-                es.write_string(r, 5, d.equation.text)
-                wb.define_name(name, _ref("Elements", r, 4))
-                r += 1
-            r += 1
-        for j, h in enumerate(("element", "name", "category", "status", "value", "equation")):
-            es.write_string(r, j, h, bold)
-        r += 1
-        element_cells: list[tuple[str, str, float | str]] = []  # (status, name, cached)
-        for e in study.elements:
-            if not e.quantified:
-                continue
-            status = e.status_for(sub)
-            name = excel_name("el", e.id, used)
-            es.write_string(r, 0, e.id)
-            es.write_string(r, 1, e.name)
-            es.write_string(r, 2, e.category or "")
-            es.write_string(r, 3, status)
-            if status == "parity":
-                cached: float | str = 0.0
-                es.write_number(r, 4, 0, money)
-            elif e.equation is None:
-                cached = "#N/A"
-                es.write_formula(r, 4, "=NA()", money, cached)
-            else:
-                cached = _cached(float(results[e.id]))
-                es.write_formula(r, 4, _guarded(e.equation, names, input_names), money, cached)
-            es.write_string(r, 5, e.equation.text if e.equation is not None else "")
-            wb.define_name(name, _ref("Elements", r, 4))
-            element_cells.append((status, name, cached))
-            r += 1
-        holders = [e for e in study.elements if not e.quantified]
-        if holders:
-            r += 1
-            es.write_string(r, 0, "Placeholders: hard to measure; listed with the customers' perceived worth, "
-                                  "never summed", bold)
-            r += 1
-            for j, h in enumerate(("element", "name", "category", "status", "perceived low", "perceived high")):
-                es.write_string(r, j, h, bold)
-            r += 1
-            for e in holders:
-                es.write_string(r, 0, e.id)
-                es.write_string(r, 1, e.name)
-                es.write_string(r, 2, e.category or "")
-                es.write_string(r, 3, "placeholder (not summed)")
-                if e.perceived_range is not None:
-                    es.write_string(r, 4, f"{e.perceived_range[0]:,.0f}")
-                    es.write_string(r, 5, f"{e.perceived_range[1]:,.0f}")
-                else:
-                    es.write_string(r, 4, "not quantified")
-                r += 1
-        es.set_column(0, 0, 30)
-        es.set_column(1, 1, 44)
-        es.set_column(2, 3, 13)
-        es.set_column(4, 4, 16)
-        es.set_column(5, 5, 70)
-        es.protect("", {"format_columns": True})
-
-        # ---- Totals --------------------------------------------------------
-        ts = wb.add_worksheet("Totals")
-        ts.write_string(0, 0, f"Totals for {label}", title)
-        ts.write_string(1, 0, f"{study.currency} per customer per {study.period}, versus {study.alternative_for(sub)}")
-        ts.write_string(2, 0, "scenario", bold)
-        ts.write_formula(2, 1, "=scenario", None, first)
-        quant = [(n, c) for st, n, c in element_cells if st in ("difference", "contention")]
-        cont = [(n, c) for st, n, c in element_cells if st == "contention"]
-        if study.price is not None:
-            price_formula = _guarded(study.price, names, input_names)
-            price_cached = _cached(float(results["price_difference"]))
-        else:
-            price_formula, price_cached = "=0", 0.0
-        diff_cached = _sum_cached([c for _, c in quant])
-        cont_cached = _sum_cached([c for _, c in cont])
-        if isinstance(diff_cached, str):
-            net_cached: float | str = diff_cached
-        elif isinstance(price_cached, str):
-            net_cached = price_cached
-        else:
-            net_cached = diff_cached - price_cached
-        rows = [
-            ("differential value", "tot_differential_value", "=" + ("+".join(n for n, _ in quant) or "0"),
-             diff_cached, "difference and contention elements"),
-            ("contention value", "tot_contention_value", "=" + ("+".join(n for n, _ in cont) or "0"),
-             cont_cached, "contention elements (included above)"),
-            ("price difference", "tot_price_difference", price_formula, price_cached,
-             study.price.text if study.price is not None else "no price equation: 0"),
-            ("net value", "tot_net_value", "=tot_differential_value-tot_price_difference", net_cached,
-             "differential value - price difference"),
-        ]
-        for j, h in enumerate(("total", "value", "how")):
-            ts.write_string(3, j, h, bold)
-        for i, (lab, name, formula, cval, how) in enumerate(rows, start=4):
-            used.add(name.casefold())
-            ts.write_string(i, 0, lab, bold if lab == "net value" else None)
-            ts.write_formula(i, 1, formula, total_fmt if lab == "net value" else money, cval)
-            ts.write_string(i, 2, how)
-            wb.define_name(name, _ref("Totals", i, 1))
-        ts.set_column(0, 0, 22)
-        ts.set_column(1, 1, 16)
-        ts.set_column(2, 2, 80)
-        ts.protect("", {"format_columns": True})
-
-        # ---- Assumptions ---------------------------------------------------
-        ash = wb.add_worksheet("Assumptions")
-        ash.write_string(0, 0, "Assumptions the values rest on", title)
-        a = _safe_assumptions(study, customer, sub)
-        for j, h in enumerate(a.columns):
-            ash.write_string(2, j, str(h), bold)
-        for i, row in enumerate(a.itertuples(index=False), start=3):
-            for j, v in enumerate(row):
-                ash.write_string(i, j, "" if v is None else str(v), wrap)
-        ash.set_column(0, 0, 12)
-        ash.set_column(1, 1, 40)
-        ash.set_column(2, 2, 90)
+        book = _Book(wb)
+        _inputs_sheet(book, study, customer, sub, label, first, inputs, info, percentiles)
+        element_cells = _elements_sheet(book, study, sub, env, results)
+        _totals_sheet(book, study, sub, label, first, element_cells, results)
+        _assumptions_sheet(book, study, customer, sub)
         # document properties: set explicitly, naming nothing beyond the study and this calculator
         wb.set_properties({"title": f"Value calculator: {study.offering}", "subject": label,
                            "author": "", "company": "", "comments": ""})
         wb.close()
     return path
+
+
+class _Book:
+    """The workbook being written, its cell formats and the defined names given so far."""
+
+    def __init__(self, wb) -> None:
+        self.wb = wb
+        self.bold = wb.add_format({"bold": True})
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+        self.money = wb.add_format({"num_format": "#,##0.00", "locked": True})
+        self.fill = wb.add_format({"bg_color": "#FFF2CC", "locked": False, "num_format": "General"})
+        self.total = wb.add_format({"bold": True, "num_format": "#,##0.00", "top": 1})
+        self.used: set[str] = set()  # defined names taken (case-folded by excel_name)
+        self.names: dict[str, str] = {}  # normalized phrase -> defined name (inputs and derived quantities)
+        self.input_names: dict[str, str] = {}  # normalized input phrase -> defined name
+
+
+def _scenario_picker(book: _Book, ws, srow: int, hdr: int, first: str) -> None:
+    """The scenario drop-down (named ``scenario``) and the index of the column it picks (``scenario_index``)."""
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    ws.write_string(srow, 0, "Scenario", book.bold)
+    ws.write_string(srow, 1, first, book.fill)
+    ws.data_validation(srow, 1, srow, 1, {
+        "validate": "list", "source": f"=$G${hdr + 1}:$J${hdr + 1}",
+        "input_title": "Scenario", "input_message": "Pick the inputs the values use",
+        "error_title": "Scenario", "error_message": "Pick one of the listed scenarios"})
+    book.wb.define_name("scenario", _ref("Inputs", srow, 1))
+    book.used.add("scenario")
+    # which column the values come from: compared with the column headers (no text in any formula)
+    heads = [xl_rowcol_to_cell(hdr, c, row_abs=True, col_abs=True) for c in range(6, 10)]
+    ws.write_formula(srow, 2, "=" + "".join(f"IF(scenario={h},{k}," for k, h in enumerate(heads, 1))
+                     + "NA()" + ")" * len(heads), None, 1)
+    book.wb.define_name("scenario_index", _ref("Inputs", srow, 2))
+    book.used.add("scenario_index")
+
+
+def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, label: str, first: str,
+                  inputs: pd.DataFrame, info: dict, percentiles: Sequence[float] | None) -> None:
+    """The ``Inputs`` sheet: header, scenario picker, one named live value per input phrase."""
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from . import values as V
+
+    display = V.display_names(study)
+    consts = {normalize_phrase(c.name) for c in study.constants}
+    ws = book.wb.add_worksheet("Inputs")
+    ws.write_string(0, 0, f"Value calculator: {study.offering} versus {study.alternative_for(sub)}", book.title)
+    low, mid, high = V.scenario_percentiles(study, percentiles)
+    n_sub = int((study.customers["subsegment"] == sub).sum())
+    options = [first, "Conservative", "Base", "Optimistic"]
+    head = [("Study", study.name), ("For", label), ("Segment", study.segment),
+            ("Money", f"{study.currency} per customer per {study.period}"),
+            ("How to use", "Pick a scenario below and change the shaded values; the Elements and Totals "
+                           "sheets recalculate. An empty input makes the elements using it show #N/A "
+                           "(never a silent 0), as does a division by zero.")]
+    for i, (k, v) in enumerate(head, start=1):
+        ws.write_string(i, 0, k, book.bold)
+        ws.write_string(i, 1, v)
+    srow = len(head) + 1
+    hdr = srow + 2
+    _scenario_picker(book, ws, srow, hdr, first)
+    own = "the customer's own values (constants where it has none)" if customer is not None \
+        else f"the means of the {n_sub} {sub} customers"
+    ws.write_string(srow, 3, f"{first}: {own}. Conservative / Base / Optimistic: the {low:g}th / {mid:g}th "
+                             f"/ {high:g}th percentile of each input across the {sub} customers, oriented "
+                             "so that Conservative is the low-value side for the net value.")
+    for j, h in enumerate(("phrase", "value", "kind", "source", "note", "Excel name", *options,
+                           "scenario basis")):
+        ws.write_string(hdr, j, h, book.bold)
+    scen = V.input_scenarios(study, sub, (low, mid, high)).set_index("phrase")
+    for i, p in enumerate(V.input_phrases(study), start=hdr + 1):
+        shown = display.get(p, p)
+        name = excel_name("in", shown, book.used)
+        book.input_names[p] = book.names[p] = name
+        on_file = float(inputs.iloc[0][shown])
+        sc = scen.loc[shown]
+        has_spread = not np.isnan(sc["p_mid"])
+        column = [on_file] + ([float(sc[k]) for k in V.SCENARIOS] if has_spread else [on_file, on_file, on_file])
+        ws.write_string(i, 0, shown)
+        # the selected column's value; an empty (or text) cell is #N/A, never read as 0
+        cells = [xl_rowcol_to_cell(i, c) for c in range(6, 10)]
+        guarded = [f"IF(ISNUMBER({c}),{c},NA())" for c in cells]
+        pick = "".join(f"IF(scenario_index={k},{g}," for k, g in enumerate(guarded[:-1], 1)) + guarded[-1] \
+            + ")" * (len(guarded) - 1)
+        ws.write_formula(i, 1, "=" + pick, book.money, _cached(on_file))
+        ws.write_string(i, 2, "study constant" if p in consts else "input")
+        src, note = info.get(p, ("", ""))
+        ws.write_string(i, 3, src)
+        ws.write_string(i, 4, note)
+        ws.write_string(i, 5, name)
+        for c, x in enumerate(column, start=6):
+            if np.isnan(x):
+                ws.write_blank(i, c, None, book.fill)
+            else:
+                ws.write_number(i, c, x, book.fill)
+        ws.write_string(i, 10, _basis(sc, sub, first, (low, mid, high)))
+        book.wb.define_name(name, _ref("Inputs", i, 1))
+    for (c0, c1), width in zip(((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 9), (10, 10)),
+                               (44, 14, 14, 34, 50, 34, 14, 60)):
+        ws.set_column(c0, c1, width)
+    ws.freeze_panes(hdr + 1, 1)
+    ws.protect("", {"format_columns": True})
+
+
+def _elements_sheet(book: _Book, study: Study, sub: str, env, results: pd.Series) -> list[tuple[str, str, float | str]]:
+    """The ``Elements`` sheet: derived quantities, element values, placeholders; (status, name, cached) per element."""
+    es = book.wb.add_worksheet("Elements")
+    es.write_string(0, 0, "Value elements (live formulas from the study's word equations)", book.title)
+    es.write_string(1, 0, f"{study.currency} per customer per {study.period}; positive = the offering is worth "
+                          f"more than {study.alternative_for(sub)}. Status as for subsegment {sub}.")
+    r = 3
+    if study.derived:
+        es.write_string(r, 0, "Derived quantity", book.bold)
+        es.write_string(r, 4, "value", book.bold)
+        es.write_string(r, 5, "equation", book.bold)
+        r += 1
+        for d in study.derived:
+            dn = normalize_phrase(d.name)
+            name = excel_name("dq", d.name, book.used)
+            book.names[dn] = name
+            es.write_string(r, 0, d.name)
+            es.write_formula(r, 4, _guarded(d.equation, book.names, book.input_names), book.money,
+                             _cached(float(env.values[dn][0])))
+            es.write_string(r, 5, d.equation.text)
+            book.wb.define_name(name, _ref("Elements", r, 4))
+            r += 1
+        r += 1
+    for j, h in enumerate(("element", "name", "category", "status", "value", "equation")):
+        es.write_string(r, j, h, book.bold)
+    r += 1
+    element_cells: list[tuple[str, str, float | str]] = []  # (status, name, cached)
+    for e in study.elements:
+        if not e.quantified:
+            continue
+        status = e.status_for(sub)
+        name = excel_name("el", e.id, book.used)
+        for j, text in enumerate((e.id, e.name, e.category or "", status)):
+            es.write_string(r, j, text)
+        if status == "parity":
+            cached: float | str = 0.0
+            es.write_number(r, 4, 0, book.money)
+        elif e.equation is None:
+            cached = "#N/A"
+            es.write_formula(r, 4, "=NA()", book.money, cached)
+        else:
+            cached = _cached(float(results[e.id]))
+            es.write_formula(r, 4, _guarded(e.equation, book.names, book.input_names), book.money, cached)
+        es.write_string(r, 5, e.equation.text if e.equation is not None else "")
+        book.wb.define_name(name, _ref("Elements", r, 4))
+        element_cells.append((status, name, cached))
+        r += 1
+    _placeholders(book, es, study, r)
+    for (c0, c1), width in zip(((0, 0), (1, 1), (2, 3), (4, 4), (5, 5)), (30, 44, 13, 16, 70)):
+        es.set_column(c0, c1, width)
+    es.protect("", {"format_columns": True})
+    return element_cells
+
+
+def _placeholders(book: _Book, es, study: Study, r: int) -> None:
+    """The placeholders below the elements (from row ``r``): their perceived worth, never summed."""
+    holders = [e for e in study.elements if not e.quantified]
+    if not holders:
+        return
+    r += 1
+    es.write_string(r, 0, "Placeholders: hard to measure; listed with the customers' perceived worth, "
+                          "never summed", book.bold)
+    r += 1
+    for j, h in enumerate(("element", "name", "category", "status", "perceived low", "perceived high")):
+        es.write_string(r, j, h, book.bold)
+    r += 1
+    for e in holders:
+        es.write_string(r, 0, e.id)
+        es.write_string(r, 1, e.name)
+        es.write_string(r, 2, e.category or "")
+        es.write_string(r, 3, "placeholder (not summed)")
+        if e.perceived_range is not None:
+            es.write_string(r, 4, f"{e.perceived_range[0]:,.0f}")
+            es.write_string(r, 5, f"{e.perceived_range[1]:,.0f}")
+        else:
+            es.write_string(r, 4, "not quantified")
+        r += 1
+
+
+def _totals_sheet(book: _Book, study: Study, sub: str, label: str, first: str,
+                  element_cells: list[tuple[str, str, float | str]], results: pd.Series) -> None:
+    """The ``Totals`` sheet: differential, contention, price difference and net value (``tot_...``)."""
+    ts = book.wb.add_worksheet("Totals")
+    ts.write_string(0, 0, f"Totals for {label}", book.title)
+    ts.write_string(1, 0, f"{study.currency} per customer per {study.period}, versus {study.alternative_for(sub)}")
+    ts.write_string(2, 0, "scenario", book.bold)
+    ts.write_formula(2, 1, "=scenario", None, first)
+    quant = [(n, c) for st, n, c in element_cells if st in ("difference", "contention")]
+    cont = [(n, c) for st, n, c in element_cells if st == "contention"]
+    if study.price is not None:
+        price_formula = _guarded(study.price, book.names, book.input_names)
+        price_cached = _cached(float(results["price_difference"]))
+    else:
+        price_formula, price_cached = "=0", 0.0
+    diff_cached = _sum_cached([c for _, c in quant])
+    cont_cached = _sum_cached([c for _, c in cont])
+    if isinstance(diff_cached, str):
+        net_cached: float | str = diff_cached
+    elif isinstance(price_cached, str):
+        net_cached = price_cached
+    else:
+        net_cached = diff_cached - price_cached
+    rows = [
+        ("differential value", "tot_differential_value", "=" + ("+".join(n for n, _ in quant) or "0"),
+         diff_cached, "difference and contention elements"),
+        ("contention value", "tot_contention_value", "=" + ("+".join(n for n, _ in cont) or "0"),
+         cont_cached, "contention elements (included above)"),
+        ("price difference", "tot_price_difference", price_formula, price_cached,
+         study.price.text if study.price is not None else "no price equation: 0"),
+        ("net value", "tot_net_value", "=tot_differential_value-tot_price_difference", net_cached,
+         "differential value - price difference"),
+    ]
+    for j, h in enumerate(("total", "value", "how")):
+        ts.write_string(3, j, h, book.bold)
+    for i, (lab, name, formula, cval, how) in enumerate(rows, start=4):
+        book.used.add(name.casefold())
+        ts.write_string(i, 0, lab, book.bold if lab == "net value" else None)
+        ts.write_formula(i, 1, formula, book.total if lab == "net value" else book.money, cval)
+        ts.write_string(i, 2, how)
+        book.wb.define_name(name, _ref("Totals", i, 1))
+    ts.set_column(0, 0, 22)
+    ts.set_column(1, 1, 16)
+    ts.set_column(2, 2, 80)
+    ts.protect("", {"format_columns": True})
+
+
+def _assumptions_sheet(book: _Book, study: Study, customer: str | None, sub: str) -> None:
+    """The ``Assumptions`` sheet (customer-safe: :func:`_safe_assumptions`)."""
+    ash = book.wb.add_worksheet("Assumptions")
+    ash.write_string(0, 0, "Assumptions the values rest on", book.title)
+    a = _safe_assumptions(study, customer, sub)
+    for j, h in enumerate(a.columns):
+        ash.write_string(2, j, str(h), book.bold)
+    for i, row in enumerate(a.itertuples(index=False), start=3):
+        for j, v in enumerate(row):
+            ash.write_string(i, j, "" if v is None else str(v), book.wrap)
+    ash.set_column(0, 0, 12)
+    ash.set_column(1, 1, 40)
+    ash.set_column(2, 2, 90)

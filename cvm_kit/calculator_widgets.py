@@ -21,7 +21,8 @@ from __future__ import annotations
 import functools
 import html
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -117,8 +118,8 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
             raise CvmError(f"scenario {scenario!r}: expected one of {', '.join(V.SCENARIOS)}")
         pct = V.scenario_percentiles(study, percentiles)
         scen = V.input_scenarios(study, sub, pct).set_index("phrase")
-    display = V._display_names(study)
-    users = V._phrase_users(study)
+    display = V.display_names(study)
+    users = V.phrase_users(study)
     consts = {normalize_phrase(c.name): float(c.value) for c in study.constants}
     means = V.subsegment_input_means(study)
     own: dict[str, float] = {}
@@ -143,7 +144,7 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
             q = {"conservative": pct[which[0]], "base": pct[1], "optimistic": pct[which[1]]}[key]
             value, source = float(sc[key]), f"{key}: {q:g}th percentile of {sub}"
         u = users.get(p, [])
-        rows.append((name, value, source, ", ".join(u), bool(V._needed_for(study, u, sub))))
+        rows.append((name, value, source, ", ".join(u), bool(V.needed_for(study, u, sub))))
     return pd.DataFrame(rows, columns=INPUT_COLUMNS)
 
 
@@ -162,7 +163,7 @@ def _input_mapping(study: Study, inputs: Mapping[str, float] | pd.DataFrame) -> 
         pairs = list(inputs.items())
     known = set(V.input_phrases(study))
     derived = {normalize_phrase(d.name): d for d in study.derived}
-    display = V._display_names(study)
+    display = V.display_names(study)
     out: dict[str, float] = {}
     for phrase, value in pairs:
         p = normalize_phrase(str(phrase))
@@ -234,12 +235,12 @@ def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subse
     """
     _resolve_subsegment(study, None, subsegment)
     given = _input_mapping(study, inputs)
-    display = V._display_names(study)
+    display = V.display_names(study)
     frame = pd.DataFrame({display.get(p, p): [v] for p, v in given.items()}, index=pd.Index([0]))
     out = V.evaluate(study, frame, subsegment=subsegment).iloc[0]
     env = V.what_if_environment(study, frame, subsegment)
-    why = {k: a[3][0] for k, a in V._element_arrays(study, env).items()}  # division by zero, overflow
-    why["price"] = V._price_arrays(study, env)[1][0]
+    why = {k: a[3][0] for k, a in V.element_arrays(study, env).items()}  # division by zero, overflow
+    why["price"] = V.price_arrays(study, env)[1][0]
     leaves = V.leaf_phrases(study)
     consts = {normalize_phrase(c.name) for c in study.constants}
     rows = []
@@ -268,7 +269,8 @@ def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subse
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-def waterfall_table(result: pd.DataFrame, *, alternative_price: float = 0.0, include_price: bool = True) -> pd.DataFrame:
+def waterfall_table(result: pd.DataFrame, *, alternative_price: float = 0.0,
+                    include_price: bool = True) -> pd.DataFrame:
     """The steps of a value waterfall from a :func:`calculate` result.
 
     The waterfall starts at the next-best-alternative's price (the reference
@@ -310,7 +312,8 @@ def waterfall_table(result: pd.DataFrame, *, alternative_price: float = 0.0, inc
     """
     missing = {"element_id", "kind", "status", "value", "name"} - set(result.columns)
     if missing:
-        raise CvmError(f"waterfall_table: expected the table of calculate(); missing columns {', '.join(sorted(missing))}")
+        raise CvmError("waterfall_table: expected the table of calculate(); "
+                       f"missing columns {', '.join(sorted(missing))}")
     try:
         p_alt = float(alternative_price)
     except (TypeError, ValueError):
@@ -371,143 +374,153 @@ def _in_ipython() -> bool:
     return get_ipython() is not None
 
 
+class _ValueCalculatorParts:
+    """The value calculator widget; see :func:`value_calculator`.
+
+    Attributes for code and tests: ``inputs`` (phrase -> FloatText),
+    ``result`` (last :func:`calculate` table), ``waterfall`` (last
+    :func:`waterfall_table`), ``customer`` and ``subsegment`` (Dropdowns),
+    ``scenario`` (ToggleButtons: the pre-fill, conservative, base, optimistic),
+    ``alternative_price`` (FloatText), ``table`` (HTML), ``chart`` (Output),
+    ``unset`` (phrases with no value on file, missing until edited).
+    """
+
+    def _setup(self, widgets: Any, study: Study, customer: str | None, subsegment: str | None) -> None:
+        """Build the controls and wire them (the widget class's ``__init__`` calls it)."""
+        self._widgets = widgets
+        self.study = study
+        sub = _resolve_subsegment(study, customer, subsegment)
+        cust = study.customers
+        options = [("New prospect", "")] + [(f"{c} ({s})", str(c)) for c, s in
+                                             zip(cust["customer_id"], cust["subsegment"])]
+        self.customer = widgets.Dropdown(options=options, value=customer or "", description="Customer")
+        self.subsegment = widgets.Dropdown(
+            options=[(f"{s.id}: {s.description}" if s.description else s.id, s.id) for s in study.subsegments],
+            value=sub, description="Subsegment")
+        self.alternative_price = widgets.FloatText(value=0.0, description="Alternative's price",
+                                                   style={"description_width": "initial"})
+        # the same scenarios as the Excel calculator: the pre-fill, then the subsegment's spread
+        self.scenario = widgets.ToggleButtons(
+            options=[("Customer" if customer else "Pre-fill", ""), ("Conservative", "conservative"),
+                     ("Base", "base"), ("Optimistic", "optimistic")], value="", description="Scenario")
+        self.inputs: dict[str, Any] = {}
+        self.unset: set[str] = set()
+        self._hidden: dict[str, float] = {}
+        self.inputs_box = widgets.VBox()
+        self.table = widgets.HTML()
+        self.chart = widgets.Output()
+        self.result: pd.DataFrame | None = None
+        self.waterfall: pd.DataFrame | None = None
+        self._busy = False
+        self.customer.observe(self._on_customer, names="value")
+        self.subsegment.observe(self._on_subsegment, names="value")
+        self.alternative_price.observe(lambda _c: self.recompute(), names="value")
+        self.scenario.observe(lambda _c: self._fill(), names="value")
+        title = widgets.HTML(f"<h4>Value calculator: {html.escape(study.offering)}</h4>")
+        self.children = [title, widgets.HBox([self.customer, self.subsegment]), self.scenario,
+                         self.alternative_price, self.inputs_box, self.table, self.chart]
+        self._fill()
+
+    # -- state ----------------------------------------------------------
+    def _fill(self) -> None:
+        """(Re)build the input fields for the current customer and subsegment, then recompute."""
+        widgets = self._widgets
+        cust = self.customer.value or None
+        table = calculator_inputs(self.study, customer=cust, subsegment=self.subsegment.value,
+                                  scenario=self.scenario.value or None)
+        self.inputs, self.unset, self._hidden = {}, set(), {}
+        rows = []
+        for r in table.itertuples(index=False):
+            if not r.needed:
+                self._hidden[r.phrase] = r.value
+                continue
+            missing = math.isnan(r.value)
+            # NaN cannot travel to the browser as JSON: show 0 but keep it missing until edited
+            w = widgets.FloatText(value=0.0 if missing else float(r.value), layout=widgets.Layout(width="12em"))
+            if missing:
+                self.unset.add(r.phrase)
+            note = "no value on file: enter one" if missing else r.source
+            w.observe(functools.partial(self._on_input, r.phrase), names="value")
+            self.inputs[r.phrase] = w
+            rows.append(widgets.HBox([widgets.Label(r.phrase, layout=widgets.Layout(width="22em")), w,
+                                      widgets.Label(f"{note}; used by {r.used_by}")]))
+        self.inputs_box.children = rows
+        self.recompute()
+
+    def _on_input(self, phrase: str, _change: dict) -> None:
+        self.unset.discard(phrase)
+        self.recompute()
+
+    def _on_customer(self, change: dict) -> None:
+        cid = change["new"] or None
+        if cid is not None:
+            c = self.study.customers
+            sub = str(c.loc[c["customer_id"] == cid, "subsegment"].iloc[0])
+            if sub != self.subsegment.value:
+                self._busy = True
+                try:
+                    self.subsegment.value = sub
+                finally:
+                    self._busy = False
+        self._fill()
+
+    def _on_subsegment(self, _change: dict) -> None:
+        if not self._busy:
+            self._fill()
+
+    def current_inputs(self) -> dict[str, float]:
+        """Phrase -> value as the calculator uses it now (NaN for inputs never entered)."""
+        out = dict(self._hidden)
+        for p, w in self.inputs.items():
+            out[p] = math.nan if p in self.unset else float(w.value)
+        return out
+
+    def recompute(self) -> None:
+        """Value the current inputs and redraw the table and the waterfall."""
+        try:
+            self.result = calculate(self.study, self.current_inputs(), subsegment=self.subsegment.value)
+            self.waterfall = waterfall_table(self.result, alternative_price=self.alternative_price.value)
+        except CvmError as exc:
+            self.table.value = f"<p style='color:#b00'>{html.escape(str(exc))}</p>"
+            return
+        self.table.value = result_html(self.study, self.result, subsegment=self.subsegment.value)
+        self._draw()
+
+    def _draw(self) -> None:
+        import matplotlib.pyplot as plt
+
+        from .plotting.calculator import plot_value_waterfall
+
+        fig, ax = plt.subplots(figsize=(7.5, 3.8))
+        try:
+            plot_value_waterfall(self.waterfall, ax=ax, currency=self.study.currency)
+            if _in_ipython():  # outside IPython there is nowhere to show it
+                from IPython.display import display
+
+                fig.tight_layout()
+                self.chart.clear_output(wait=True)
+                with self.chart:
+                    display(fig)
+        finally:
+            plt.close(fig)  # one figure per update, never accumulated
+
+    @property
+    def net_value(self) -> float:
+        """The net value of the last calculation."""
+        r = self.result
+        return float(r.loc[r["element_id"] == "net_value", "value"].iloc[0]) if r is not None else math.nan
+
+
 @functools.lru_cache(maxsize=1)
 def _calculator_class(widgets: Any) -> type:
     """Build the widget class once ipywidgets is imported (kept out of module import)."""
 
-    class ValueCalculator(widgets.VBox):
-        """The value calculator widget; see :func:`value_calculator`.
-
-        Attributes for code and tests: ``inputs`` (phrase -> FloatText),
-        ``result`` (last :func:`calculate` table), ``waterfall`` (last
-        :func:`waterfall_table`), ``customer`` and ``subsegment`` (Dropdowns),
-        ``scenario`` (ToggleButtons: the pre-fill, conservative, base, optimistic),
-        ``alternative_price`` (FloatText), ``table`` (HTML), ``chart`` (Output),
-        ``unset`` (phrases with no value on file, missing until edited).
-        """
+    class ValueCalculator(_ValueCalculatorParts, widgets.VBox):
+        __doc__ = _ValueCalculatorParts.__doc__
 
         def __init__(self, study: Study, customer: str | None, subsegment: str | None) -> None:
             super().__init__()
-            self.study = study
-            sub = _resolve_subsegment(study, customer, subsegment)
-            cust = study.customers
-            options = [("New prospect", "")] + [(f"{c} ({s})", str(c)) for c, s in
-                                                 zip(cust["customer_id"], cust["subsegment"])]
-            self.customer = widgets.Dropdown(options=options, value=customer or "", description="Customer")
-            self.subsegment = widgets.Dropdown(
-                options=[(f"{s.id}: {s.description}" if s.description else s.id, s.id) for s in study.subsegments],
-                value=sub, description="Subsegment")
-            self.alternative_price = widgets.FloatText(value=0.0, description="Alternative's price",
-                                                       style={"description_width": "initial"})
-            # the same scenarios as the Excel calculator: the pre-fill, then the subsegment's spread
-            self.scenario = widgets.ToggleButtons(
-                options=[("Customer" if customer else "Pre-fill", ""), ("Conservative", "conservative"),
-                         ("Base", "base"), ("Optimistic", "optimistic")], value="", description="Scenario")
-            self.inputs: dict[str, Any] = {}
-            self.unset: set[str] = set()
-            self._hidden: dict[str, float] = {}
-            self.inputs_box = widgets.VBox()
-            self.table = widgets.HTML()
-            self.chart = widgets.Output()
-            self.result: pd.DataFrame | None = None
-            self.waterfall: pd.DataFrame | None = None
-            self._busy = False
-            self.customer.observe(self._on_customer, names="value")
-            self.subsegment.observe(self._on_subsegment, names="value")
-            self.alternative_price.observe(lambda _c: self.recompute(), names="value")
-            self.scenario.observe(lambda _c: self._fill(), names="value")
-            title = widgets.HTML(f"<h4>Value calculator: {html.escape(study.offering)}</h4>")
-            self.children = [title, widgets.HBox([self.customer, self.subsegment]), self.scenario,
-                             self.alternative_price, self.inputs_box, self.table, self.chart]
-            self._fill()
-
-        # -- state ----------------------------------------------------------
-        def _fill(self) -> None:
-            """(Re)build the input fields for the current customer and subsegment, then recompute."""
-            cust = self.customer.value or None
-            table = calculator_inputs(self.study, customer=cust, subsegment=self.subsegment.value,
-                                      scenario=self.scenario.value or None)
-            self.inputs, self.unset, self._hidden = {}, set(), {}
-            rows = []
-            for r in table.itertuples(index=False):
-                if not r.needed:
-                    self._hidden[r.phrase] = r.value
-                    continue
-                missing = math.isnan(r.value)
-                # NaN cannot travel to the browser as JSON: show 0 but keep it missing until edited
-                w = widgets.FloatText(value=0.0 if missing else float(r.value), layout=widgets.Layout(width="12em"))
-                if missing:
-                    self.unset.add(r.phrase)
-                note = "no value on file: enter one" if missing else r.source
-                w.observe(functools.partial(self._on_input, r.phrase), names="value")
-                self.inputs[r.phrase] = w
-                rows.append(widgets.HBox([widgets.Label(r.phrase, layout=widgets.Layout(width="22em")), w,
-                                          widgets.Label(f"{note}; used by {r.used_by}")]))
-            self.inputs_box.children = rows
-            self.recompute()
-
-        def _on_input(self, phrase: str, _change: dict) -> None:
-            self.unset.discard(phrase)
-            self.recompute()
-
-        def _on_customer(self, change: dict) -> None:
-            cid = change["new"] or None
-            if cid is not None:
-                c = self.study.customers
-                sub = str(c.loc[c["customer_id"] == cid, "subsegment"].iloc[0])
-                if sub != self.subsegment.value:
-                    self._busy = True
-                    try:
-                        self.subsegment.value = sub
-                    finally:
-                        self._busy = False
-            self._fill()
-
-        def _on_subsegment(self, _change: dict) -> None:
-            if not self._busy:
-                self._fill()
-
-        def current_inputs(self) -> dict[str, float]:
-            """Phrase -> value as the calculator uses it now (NaN for inputs never entered)."""
-            out = dict(self._hidden)
-            for p, w in self.inputs.items():
-                out[p] = math.nan if p in self.unset else float(w.value)
-            return out
-
-        def recompute(self) -> None:
-            """Value the current inputs and redraw the table and the waterfall."""
-            try:
-                self.result = calculate(self.study, self.current_inputs(), subsegment=self.subsegment.value)
-                self.waterfall = waterfall_table(self.result, alternative_price=self.alternative_price.value)
-            except CvmError as exc:
-                self.table.value = f"<p style='color:#b00'>{html.escape(str(exc))}</p>"
-                return
-            self.table.value = result_html(self.study, self.result, subsegment=self.subsegment.value)
-            self._draw()
-
-        def _draw(self) -> None:
-            import matplotlib.pyplot as plt
-
-            from .plotting.calculator import plot_value_waterfall
-
-            fig, ax = plt.subplots(figsize=(7.5, 3.8))
-            try:
-                plot_value_waterfall(self.waterfall, ax=ax, currency=self.study.currency)
-                if _in_ipython():  # outside IPython there is nowhere to show it
-                    from IPython.display import display
-
-                    fig.tight_layout()
-                    self.chart.clear_output(wait=True)
-                    with self.chart:
-                        display(fig)
-            finally:
-                plt.close(fig)  # one figure per update, never accumulated
-
-        @property
-        def net_value(self) -> float:
-            """The net value of the last calculation."""
-            r = self.result
-            return float(r.loc[r["element_id"] == "net_value", "value"].iloc[0]) if r is not None else math.nan
+            self._setup(widgets, study, customer, subsegment)
 
     return ValueCalculator
 

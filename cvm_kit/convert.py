@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import CvmError
 
@@ -29,7 +30,8 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Equation):
         return value.text
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return (type(value).__name__, tuple((f.name, _plain(getattr(value, f.name))) for f in dataclasses.fields(value)))
+        return (type(value).__name__,
+                tuple((f.name, _plain(getattr(value, f.name))) for f in dataclasses.fields(value)))
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -429,7 +429,7 @@ def documented_rate(study: Study, documented: pd.DataFrame | None = None, *, by:
 
 
 def write_documenter(study: Study, folder) -> list:
-    """Write ``value_documenter.csv``, ``delivery_by_element.csv`` and ``documented_rate.csv`` (each whole or not at all).
+    """Write ``value_documenter.csv``, ``delivery_by_element.csv`` and ``documented_rate.csv`` (whole or not at all).
 
     Both tables are computed before either file is written.
 

@@ -218,8 +218,10 @@ def summarize_totals(study: Study, totals_df: pd.DataFrame | None = None, *, con
     out = pd.concat([per, allr], ignore_index=True)
     order = {q: i for i, q in enumerate(["differential_value", "contention_value", "price_difference", "net_value"])}
     subs = {s: i for i, s in enumerate(study.subsegment_ids + [ALL])}
-    out = out.sort_values(["quantity", "subsegment"], key=lambda s: s.map(order) if s.name == "quantity" else s.map(subs))
-    return out[["quantity", "subsegment", "n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max"]].reset_index(drop=True)
+    out = out.sort_values(["quantity", "subsegment"],
+                          key=lambda s: s.map(order) if s.name == "quantity" else s.map(subs))
+    cols = ["quantity", "subsegment", "n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max"]
+    return out[cols].reset_index(drop=True)
 
 
 def value_summary(study: Study, summary: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -321,7 +323,8 @@ def assumptions(study: Study) -> pd.DataFrame:
             if st == "parity":
                 rows.append(("element", e.id, f"Point of parity for {sid} customers: worth 0 there."))
     for c in study.constants:
-        rows.append(("constant", c.name, f"= {c.value:g}" + (f" (source: {c.source})" if c.source else " (no source given)")))
+        source = f" (source: {c.source})" if c.source else " (no source given)"
+        rows.append(("constant", c.name, f"= {c.value:g}" + source))
     for d in study.derived:
         rows.append(("derived", d.name, f"= {d.equation.text}"))
     if study.price is not None:

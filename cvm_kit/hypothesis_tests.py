@@ -54,7 +54,7 @@ study's ``parity_margin`` (project.yaml, see docs/format-extensions.md).
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -87,7 +87,7 @@ def measured_values(study: Study) -> pd.DataFrame:
         customer and quantified element; ``value`` is NaN where an input is
         missing or the element has no equation.
     """
-    from .values import _finite, environment
+    from .values import environment, finite_or_nan
 
     env = environment(study)
     n = len(env.ids)
@@ -96,7 +96,7 @@ def measured_values(study: Study) -> pd.DataFrame:
         if not e.quantified:
             continue
         if e.equation is not None:
-            v = _finite(np.broadcast_to(e.equation.evaluate(env.values), (n,)))
+            v = finite_or_nan(np.broadcast_to(e.equation.evaluate(env.values), (n,)))
         else:
             v = np.full(n, np.nan)
         status = [e.status_for(s) for s in env.subsegments]

@@ -200,7 +200,7 @@ def plan(study: Study, *, precision: float = 0.2, confidence: float = 0.95, draw
     out["assurance"] = assurance(out["mean"].to_numpy(), out["sd"].to_numpy(), need, precision=precision,
                                  confidence=confidence, draws=draws, seed=seed) if len(out) else np.array([])
     notes = []
-    for n_now, mean, sd, nn in zip(out["n_now"], out["mean"], out["sd"], need):
+    for n_now, mean, _sd, nn in zip(out["n_now"], out["mean"], out["sd"], need):
         if n_now < 2:
             notes.append(f"{n_now} customer(s) with a value: the sd needs at least 2")
         elif np.isnan(nn) and mean == 0:

@@ -59,6 +59,67 @@ def _top_drivers(study: Study, top: int, values: pd.DataFrame | None) -> list[st
     return usable[:top]
 
 
+def _characteristics(study: Study, pros: pd.DataFrame, top: int, characteristics: list[str] | None,
+                     values: pd.DataFrame | None) -> list[str]:
+    """The characteristics to predict from: those given (checked), else the top drivers of net value."""
+    if characteristics is None:
+        chars = _top_drivers(study, top, values)
+        if not chars:
+            raise AnalysisError("no characteristic recorded in both customers.csv and prospects.csv explains net "
+                                "value (see `cvm segment`): prospects cannot be scored")
+        return chars
+    missing = [c for c in characteristics if c not in study.characteristics or c not in pros.columns]
+    if missing:
+        raise CvmError(f"characteristic(s) {', '.join(missing)} not in both customers.csv and prospects.csv")
+    return list(characteristics)
+
+
+def _design(study: Study, chars: list[str], train: pd.DataFrame, pros: pd.DataFrame
+            ) -> tuple[np.ndarray, np.ndarray, list[list[str]], np.ndarray]:
+    """Design matrices of the studied customers and the prospects, notes per prospect, and which cannot be scored.
+
+    Built from the training data only (no formula from user text): numeric
+    characteristics as columns, categorical ones as dummies of the studied
+    levels (the first is the baseline).
+    """
+    cols_train = [np.ones(len(train))]
+    cols_pros = [np.ones(len(pros))]
+    notes: list[list[str]] = [[] for _ in range(len(pros))]
+    bad = np.zeros(len(pros), bool)
+    for c in chars:
+        numeric = pd.api.types.is_numeric_dtype(study.customers[c])
+        if numeric:
+            xt = train[c].to_numpy(float)
+            xp = pd.to_numeric(pros[c], errors="coerce").to_numpy(float)
+            cols_train.append(xt)
+            cols_pros.append(np.nan_to_num(xp))
+            lo, hi = np.nanmin(xt), np.nanmax(xt)
+            for i, v in enumerate(xp):
+                if np.isnan(v):
+                    bad[i] = True
+                    notes[i].append(f"{c} missing")
+                elif v < lo or v > hi:
+                    notes[i].append(f"{c}={v:g} outside the studied range {lo:g}-{hi:g}: extrapolated")
+        else:
+            levels = sorted(train[c].astype(str).unique())
+            xt = train[c].astype(str).to_numpy(object)
+            xp = pros[c].astype(str).where(pros[c].notna(), None).to_numpy(object)
+            for lev in levels[1:]:  # first level is the baseline
+                cols_train.append((xt == lev).astype(float))
+                cols_pros.append((xp == lev).astype(float))
+            counts = pd.Series(xt).value_counts()
+            for i, v in enumerate(xp):
+                if v is None:
+                    bad[i] = True
+                    notes[i].append(f"{c} missing")
+                elif v in levels and counts[v] == 1:
+                    notes[i].append(f"only 1 studied customer has {c} {v!r}: the prediction leans on that customer")
+                elif v not in levels:
+                    bad[i] = True
+                    notes[i].append(f"{c} {v!r} not among the studied customers ({', '.join(levels)}): cannot predict")
+    return np.column_stack(cols_train), np.column_stack(cols_pros), notes, bad
+
+
 def score_prospects(study: Study, *, top: int = 1, characteristics: list[str] | None = None,
                     values: pd.DataFrame | None = None) -> pd.DataFrame:
     """Predict each prospect's net value from the top driver(s) of net value, ranked.
@@ -108,60 +169,14 @@ def score_prospects(study: Study, *, top: int = 1, characteristics: list[str] | 
     if top < 1:
         raise CvmError(f"top must be at least 1, got {top}")
     pros = study.prospects
-    if characteristics is None:
-        chars = _top_drivers(study, top, values)
-        if not chars:
-            raise AnalysisError("no characteristic recorded in both customers.csv and prospects.csv explains net "
-                                "value (see `cvm segment`): prospects cannot be scored")
-    else:
-        missing = [c for c in characteristics if c not in study.characteristics or c not in pros.columns]
-        if missing:
-            raise CvmError(f"characteristic(s) {', '.join(missing)} not in both customers.csv and prospects.csv")
-        chars = list(characteristics)
+    chars = _characteristics(study, pros, top, characteristics, values)
     t = _totals(study, values)
     cust = study.customers.set_index("customer_id").reindex(t["customer_id"])
     y = t["net_value"].to_numpy(float)
     ok = ~np.isnan(y)
     for c in chars:
         ok &= cust[c].notna().to_numpy()
-    train = cust[ok]
-    # design columns, built from the training data (no formula from user text)
-    cols_train = [np.ones(int(ok.sum()))]
-    cols_pros = [np.ones(len(pros))]
-    notes = [[] for _ in range(len(pros))]
-    bad = np.zeros(len(pros), bool)
-    for c in chars:
-        numeric = pd.api.types.is_numeric_dtype(study.customers[c])
-        if numeric:
-            xt = train[c].to_numpy(float)
-            xp = pd.to_numeric(pros[c], errors="coerce").to_numpy(float)
-            cols_train.append(xt)
-            cols_pros.append(np.nan_to_num(xp))
-            lo, hi = np.nanmin(xt), np.nanmax(xt)
-            for i, v in enumerate(xp):
-                if np.isnan(v):
-                    bad[i] = True
-                    notes[i].append(f"{c} missing")
-                elif v < lo or v > hi:
-                    notes[i].append(f"{c}={v:g} outside the studied range {lo:g}-{hi:g}: extrapolated")
-        else:
-            levels = sorted(train[c].astype(str).unique())
-            xt = train[c].astype(str).to_numpy(object)
-            xp = pros[c].astype(str).where(pros[c].notna(), None).to_numpy(object)
-            for lev in levels[1:]:  # first level is the baseline
-                cols_train.append((xt == lev).astype(float))
-                cols_pros.append((xp == lev).astype(float))
-            counts = pd.Series(xt).value_counts()
-            for i, v in enumerate(xp):
-                if v is None:
-                    bad[i] = True
-                    notes[i].append(f"{c} missing")
-                elif v in levels and counts[v] == 1:
-                    notes[i].append(f"only 1 studied customer has {c} {v!r}: the prediction leans on that customer")
-                elif v not in levels:
-                    bad[i] = True
-                    notes[i].append(f"{c} {v!r} not among the studied customers ({', '.join(levels)}): cannot predict")
-    X, Xp = np.column_stack(cols_train), np.column_stack(cols_pros)
+    X, Xp, notes, bad = _design(study, chars, cust[ok], pros)
     n = X.shape[0]
     if n - X.shape[1] < 1:
         raise AnalysisError(f"{n} studied customers with a net value are too few to fit on {', '.join(chars)}")

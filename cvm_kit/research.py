@@ -57,8 +57,28 @@ _RESEARCH_STEPS = ("invited", "initial_meeting", "data_visit", "data_received") 
 _AGREED_STEPS = ("initial_meeting", "data_visit", "data_received", "review")
 
 
-def _as_date(today: Any) -> _dt.date:
-    """``today`` as a date (None -> the current date; ISO text accepted)."""
+def as_date(today: Any) -> _dt.date:
+    """``today`` as a date (None -> the current date; ISO text accepted).
+
+    Parameters
+    ----------
+    today : date, datetime, Timestamp, str or None
+        A ``YYYY-MM-DD`` text is read as ISO; None is the current date.
+
+    Returns
+    -------
+    datetime.date
+
+    Raises
+    ------
+    CvmError
+        For text that is not an ISO date, or another type.
+
+    Examples
+    --------
+    >>> as_date("2025-03-01")
+    datetime.date(2025, 3, 1)
+    """
     if today is None:
         return _dt.date.today()
     if isinstance(today, _dt.datetime):
@@ -128,7 +148,7 @@ def charter_summary(study: Study, today: Any = None) -> pd.DataFrame:
     c = study.charter
     if c is None:
         return pd.DataFrame({"field": pd.Series(dtype=object), "value": pd.Series(dtype=object)})
-    days = c.days_left(_as_date(today))
+    days = c.days_left(as_date(today))
     rows = [
         ("Business issue", c.business_issue),
         ("Success definition", c.success),
@@ -460,7 +480,7 @@ def fieldwork_by_customer(study: Study, today: Any = None) -> pd.DataFrame:
     """
     from .values import missing_inputs
 
-    day = pd.Timestamp(_as_date(today))
+    day = pd.Timestamp(as_date(today))
     st = _states(study)
     cols = ["customer_id", "subsegment", "stage", "last_step", "last_date", "next_step", "next_date", "overdue",
             "with", "note", "missing_inputs"]

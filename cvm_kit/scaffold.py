@@ -314,7 +314,8 @@ def copy_notebooks(dest: str | Path, *, force: bool = False) -> list[Path]:
     files = notebook_files()
     clash = [dest / rel for _, rel in files if (dest / rel).exists()]
     if clash and not force:
-        raise CvmError(f"{len(clash)} file(s) already exist in {dest}: {', '.join(str(c.relative_to(dest)) for c in clash)}; "
+        raise CvmError(f"{len(clash)} file(s) already exist in {dest}: "
+                       f"{', '.join(str(c.relative_to(dest)) for c in clash)}; "
                        "nothing was copied (--force overwrites them)")
     written = []
     for src, rel in files:
@@ -342,7 +343,8 @@ def report_series(folder: str | Path) -> list[Path]:
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise CvmError(f"{folder}: no such folder; expected a folder of notebooks (make one with `cvm notebooks {folder}`)")
+        raise CvmError(f"{folder}: no such folder; expected a folder of notebooks "
+                       f"(make one with `cvm notebooks {folder}`)")
     by_stem: dict[str, Path] = {}
     for p in sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted(folder.glob("[0-9][0-9]_*.py")):
         by_stem[p.stem] = p  # .py wins over a paired .ipynb of the same name

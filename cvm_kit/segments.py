@@ -287,7 +287,7 @@ def _best_split(study: Study, wide: pd.DataFrame, target: str, min_size: int) ->
         else:
             best = _best_numeric(y, x, min_size) if numeric else _best_categorical(y, x, min_size)
             if best is None:
-                row["note"] = (f"one level only" if len(pd.unique(x)) < 2 else
+                row["note"] = ("one level only" if len(pd.unique(x)) < 2 else
                                f"no split leaves {min_size}+ customers on each side")
             else:
                 a = best["mask_a"]
@@ -372,12 +372,14 @@ def segmentation_suggestion(study: Study, *, target: str = "net_value", min_gain
     table = pd.concat(tables, ignore_index=True)
     main = table.iloc[0]
     n = int(wide[target].notna().sum())
-    tname = target.replace("_", " ") if target in ("net_value", "differential_value") else mid(study.element(target).name)
+    tname = (target.replace("_", " ") if target in ("net_value", "differential_value")
+             else mid(study.element(target).name))
     unit = f"{study.currency}/{study.period}"
     subs = " / ".join(study.subsegment_ids)
     cur = main["current_share"]
-    caution_txt = (f"Caution: {n} customers. The best of many candidate splits always explains some variance by chance; "
-                   "treat any new split as a hypothesis to check with further customers before re-segmenting."
+    caution_txt = (f"Caution: {n} customers. The best of many candidate splits always explains some variance "
+                   "by chance; treat any new split as a hypothesis to check with further customers before "
+                   "re-segmenting."
                    if n < SMALL_SAMPLE else
                    f"{n} customers: splits this large are unlikely to be chance, but check they make business sense.")
     if pd.isna(main["share_explained"]):

@@ -88,16 +88,13 @@ def value_matrix(study: Study, values: pd.DataFrame | None = None, totals: pd.Da
 
 
 def fmt_money(x: float) -> str:
-    """A figure for prose: 3 significant digits, thousands separators (``45,200``; ``-1,480``; ``0.25``)."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    if x == 0:
-        return "0"
-    decimals = 2 - int(math.floor(math.log10(abs(x))))
-    r = round(float(x), decimals)
-    if abs(r) >= 100 or decimals <= 0:
-        return f"{r:,.0f}"
-    return f"{r:,.{decimals}f}".rstrip("0").rstrip(".")
+    """A figure for prose: 3 significant digits, thousands separators (``45,200``; ``-1,480``; ``0.25``).
+
+    The one prose rule, :func:`cvm_kit.reporting.fmt.prose_money`.
+    """
+    from .reporting.fmt import prose_money
+
+    return prose_money(x)
 
 
 def fmt_p(p: float) -> str:

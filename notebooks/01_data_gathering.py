@@ -29,14 +29,29 @@ from cvm_kit import research
 from cvm_kit.planning import plan, plan_notes
 from cvm_kit.plotting import report as report_plots
 from cvm_kit.plotting.research import plot_fieldwork_funnel
+from cvm_kit.reporting.labels import human_labels, table_formats
 
 s, check = report.validated_study(study)  # on errors: shows every problem, then stops
 report.header(s, "1. Data gathering", today=today or None)
 
 # %% [markdown]
-# Where the research stands: the study's charter and hypotheses, whether the
-# study files are valid, which customers have given which inputs, where the
-# numbers come from, and what is still missing and from whom.
+# Where the research stands: how many customers per subsegment have given
+# their data against the method's six to eight, whether the study files are
+# valid, the hypotheses being tested, which customers have given which
+# inputs, where the numbers come from, and what is still missing and from whom.
+
+# %% [markdown]
+# ## Fieldwork: customers per subsegment against the method's six to eight
+
+# %%
+funnel = research.fieldwork_by_subsegment(s)
+fw_note = research.fieldwork_note(s)
+if fw_note:
+    report.note(fw_note)
+report.show(plot_fieldwork_funnel(funnel))
+table = human_labels(funnel[["subsegment", "customers", "invited", "agreed", "visited", "data_received", "declined",
+                             "inputs_complete", "flag"]], s)
+report.display_table(table, **table_formats(table))
 
 # %% [markdown]
 # ## Validation
@@ -48,24 +63,15 @@ report.header(s, "1. Data gathering", today=today or None)
 report.note(check.summary())
 problems = report.validation_table(check)
 if len(problems):
-    report.display_table(problems, caption="Warnings")
+    table = human_labels(problems, s)
+    report.display_table(table, caption="Warnings", **table_formats(table))
 
 # %% [markdown]
 # ## Hypotheses: next-best-alternatives and points of parity and difference per subsegment
 
 # %%
-report.display_table(research.alternatives(s), caption="Per subsegment")
-
-# %% [markdown]
-# ## Fieldwork: customers per subsegment against the method's six to eight
-
-# %%
-funnel = research.fieldwork_by_subsegment(s)
-report.display_table(funnel)
-report.show(plot_fieldwork_funnel(funnel))
-fw_note = research.fieldwork_note(s)
-if fw_note:
-    report.note(fw_note)
+table = human_labels(research.alternatives(s).drop(columns=["own"], errors="ignore"), s)
+report.display_table(table, caption="Per subsegment", **table_formats(table))
 
 # %% [markdown]
 # ## How many customers for a usable estimate (precision plan)
@@ -79,11 +85,16 @@ if fw_note:
 precision_plan = plan(s, precision=plan_precision)
 for line in plan_notes(precision_plan, plan_precision):
     report.note(line)
-report.display_table(precision_plan, money=["mean", "sd"], currency=s.currency, percent=["assurance"])
+table = human_labels(precision_plan[["element_id", "subsegment", "n_now", "n_needed", "more_needed", "assurance",
+                                     "mean", "sd", "note"]], s)
+report.display_table(table, **table_formats(table))
 
 # %%
-report.display_table(research.fieldwork_by_customer(s, today=today or None),
-                     caption="Per customer: the last step done and the next one planned")
+by_customer = research.fieldwork_by_customer(s, today=today or None)
+table = human_labels(by_customer[["customer_id", "subsegment", "stage", "last_step", "last_date", "next_step",
+                                  "next_date", "overdue", "with", "missing_inputs"]], s)
+report.display_table(table, caption="Per customer: the last step done and the next one planned",
+                     **table_formats(table))
 
 # %% [markdown]
 # ## Inputs coverage per customer and variable
@@ -94,10 +105,9 @@ report.display_table(research.fieldwork_by_customer(s, today=today or None),
 # %%
 coverage = report.coverage_matrix(s)
 report.show(report_plots.plot_coverage(coverage))
-report.display_table(report.coverage_summary(s, by="customer"), percent=["share_on_file"],
-                     caption="Per customer")
-report.display_table(report.coverage_summary(s, by="phrase"), percent=["share_on_file"],
-                     caption="Per input variable")
+for by, caption in (("customer", "Per customer"), ("phrase", "Per input variable")):
+    table = human_labels(report.coverage_summary(s, by=by), s)
+    report.display_table(table, caption=caption, **table_formats(table))
 
 # %% [markdown]
 # ## Source and reliability of the measurements
@@ -108,7 +118,8 @@ report.display_table(report.coverage_summary(s, by="phrase"), percent=["share_on
 # %%
 mix = report.source_mix(s)
 report.show(report_plots.plot_source_mix(mix))
-report.display_table(mix, percent=["share"])
+table = human_labels(mix.rename(columns={"rows": "figures"}), s)
+report.display_table(table, **table_formats(table))
 
 # %% [markdown]
 # ## Still missing, and whom to ask
@@ -116,7 +127,8 @@ report.display_table(mix, percent=["share"])
 # %%
 missing = research.missing_by_contact(s)
 if len(missing):
-    report.display_table(missing, caption=f"{len(missing)} inputs missing")
+    table = human_labels(missing, s)
+    report.display_table(table, caption=f"{len(missing)} input(s) not yet on file", **table_formats(table))
 else:
     report.note("Every needed input is on file.")
 

@@ -35,18 +35,38 @@ import cvm_kit as cvm
 from cvm_kit import report
 from cvm_kit.sensitivity import simulate, simulation_summary, sobol_indices, tornado
 from cvm_kit.plotting.sensitivity import plot_simulation, plot_sobol, plot_tornado
+from cvm_kit.reporting.labels import human_labels, table_formats, unit
 
 s = report.open_study(study)
 report.header(s, "4. Sensitivity: tornado charts and Monte Carlo", today=today or None)
 values = cvm.element_values(s)
 totals = cvm.totals(s, values)
+u = unit(s)
 
 # %% [markdown]
-# Which inputs move a typical customer's value most (one at a time, from low to
-# high, everything else at its mean; then all at once, as Sobol indices), and
-# how uncertain the value of a typical customer of each subsegment is, with the
-# chance that its net value is positive and the largest price premium that
-# keeps that chance high.
+# How sure is the value? First, per subsegment, the chance that a typical
+# customer's net value is positive and the largest price premium that keeps
+# that chance high (Monte Carlo); then which inputs move the value most, one
+# at a time from low to high with everything else at its mean (tornado
+# charts), and all at once (Sobol indices).
+
+# %% [markdown]
+# ## Monte Carlo: the value of a typical customer of each subsegment
+
+# %%
+sim = report.attempt(simulate, s, draws=draws, seed=seed, method=method, values=values, totals=totals)
+if sim is not None:
+    outlook = simulation_summary(sim, prob=premium_prob)
+    for row in outlook.itertuples(index=False):
+        report.note(f"{row.subsegment}: the net value of a typical customer is positive in {row.p_net_positive:.0%} "
+                    "of the draws.")
+    report.show(plot_simulation(sim, currency=u))
+    table = human_labels(outlook[["subsegment", "draws", "net_mean", "net_p5", "net_p50", "net_p95",
+                                  "differential_mean", "p_net_positive", "premium_prob", "max_premium"]], s)
+    report.display_table(table, **table_formats(table))
+    report.note(sim.attrs.get("assumption", ""))
+    for text in sim.attrs.get("notes", []):
+        report.note(text)
 
 # %% [markdown]
 # ## Tornado: the whole segment
@@ -59,13 +79,13 @@ totals = cvm.totals(s, values)
 # %%
 swing = report.attempt(tornado, s, by=by, range=tornado_range, of=of, values=values)
 if swing is not None:
-    report.show(plot_tornado(swing, max_factors=max_factors))
-    report.note(swing.attrs["base_case"][0].upper() + swing.attrs["base_case"][1:] + ".")
-    report.display_table(swing.drop(columns=["base_case"]),
-                         money=["low_value", "base_value", "high_value", "swing", "mean_value"], currency=s.currency)
     top = swing.iloc[0]
     report.note(f"{top['label']} moves the {of} value most: from {report.money(top['low_value'], s.currency)} to "
                 f"{report.money(top['high_value'], s.currency)} as it goes from its low to its high value.")
+    report.show(plot_tornado(swing, max_factors=max_factors, currency=u))
+    report.note(swing.attrs["base_case"][0].upper() + swing.attrs["base_case"][1:] + ".")
+    table = human_labels(swing[["factor", "label", "low_input", "high_input", "low_value", "high_value", "swing"]], s)
+    report.display_table(table, **table_formats(table))
 
 # %% [markdown]
 # ## Tornado per subsegment
@@ -74,9 +94,8 @@ if swing is not None:
 for sub in s.subsegment_ids:
     per_sub = report.attempt(tornado, s, by=by, range=tornado_range, of=of, subsegment=sub, values=values)
     if per_sub is not None:
-        ax = plot_tornado(per_sub, max_factors=max_factors)
-        ax.set_title(f"{sub}: {ax.get_title()}".strip(": ")).set_parse_math(False)
-        report.show(ax)
+        report.show(plot_tornado(per_sub, max_factors=max_factors, currency=u,
+                                 title=f"{sub}: each factor moved alone from its low to its high input"))
         report.note(f"{sub}: {per_sub.attrs['base_case']}.")
 
 # %% [markdown]
@@ -91,39 +110,22 @@ for sub in s.subsegment_ids:
 sobol = report.attempt(sobol_indices, s, of=of, samples=sobol_samples, seed=seed)
 if sobol is not None:
     for sub, part in sobol.groupby("subsegment", sort=False):
-        report.show(plot_sobol(part, max_factors=max_factors))
         lead = part.iloc[0]
         report.note(f"{sub}: {lead['factor']} explains {lead['S1']:.0%} of the variance of the {of} value alone "
                     f"and {lead['ST']:.0%} with its interactions.")
-    report.display_table(sobol, decimals={c: 3 for c in ("S1", "S1_conf", "ST", "ST_conf")})
+        report.show(plot_sobol(part, max_factors=max_factors))
+    table = human_labels(sobol[["subsegment", "factor", "S1", "S1_conf", "ST", "ST_conf"]], s)
+    report.display_table(table, **table_formats(table))
     report.note(sobol.attrs["assumption"])
     for text in sobol.attrs.get("notes", []):
         report.note(text)
-
-# %% [markdown]
-# ## Monte Carlo: the value of a typical customer of each subsegment
-
-# %%
-sim = report.attempt(simulate, s, draws=draws, seed=seed, method=method, values=values, totals=totals)
-if sim is not None:
-    report.show(plot_simulation(sim))
-    outlook = simulation_summary(sim, prob=premium_prob)
-    for row in outlook.itertuples(index=False):
-        report.note(f"{row.subsegment}: the net value of a typical customer is positive in {row.p_net_positive:.0%} "
-                    "of the draws.")
-    report.display_table(outlook, money=[c for c in outlook.columns
-                                         if c.startswith(("differential_", "net_")) or c == "max_premium"],
-                         currency=s.currency, percent=["p_net_positive", "premium_prob"])
-    report.note(sim.attrs.get("assumption", ""))
-    for text in sim.attrs.get("notes", []):
-        report.note(text, kind="warning")
 
 # %%
 if interactive:
     def _tornado(choice):
         rule, sub = choice
         report.show(plot_tornado(tornado(s, by=by, range=rule, of=of, subsegment=sub, values=values),
-                                 max_factors=max_factors))
+                                 max_factors=max_factors, currency=u))
 
     report.choose("Range, subsegment",
                   {f"{r}, {sub or 'all customers'}": (r, sub) for r in ("p10-p90", "sd", "minmax")

@@ -30,16 +30,34 @@ from cvm_kit import report
 from cvm_kit.prospects import rank_customers, score_prospects
 from cvm_kit.segments import best_split, driver_frame, drivers, segmentation_suggestion
 from cvm_kit.plotting.segments import plot_drivers, plot_value_vs_driver
+from cvm_kit.reporting.labels import element_names, human_labels, table_formats, unit
 
 s = report.open_study(study)
 report.header(s, "5. Drivers, segmentation and prospects", today=today or None)
 values = cvm.element_values(s)
+names = element_names(s)
+target_name = names.get(target, target)
 
 # %% [markdown]
-# Which customer characteristics explain the variation in value across
-# customers, whether a different split of the customers would explain it better
-# than the current subsegments, and which studied customers and prospects are
-# worth most.
+# Which customers and prospects are worth most, which customer
+# characteristics explain why value differs from one customer to another, and
+# whether a different split of the customers would explain it better than the
+# current subsegments.
+
+# %% [markdown]
+# ## The most attractive customers and prospects
+
+# %%
+ranked = rank_customers(s)
+table = human_labels(ranked, s)
+report.display_table(table, caption="Studied customers by net value", **table_formats(table))
+prospects = report.attempt(score_prospects, s, top=top_drivers, values=values)
+if prospects is not None and len(prospects):
+    table = human_labels(prospects.rename(columns={"prospect_id": "prospect"}), s)
+    report.display_table(table, caption="Prospects by predicted net value (95% prediction interval)",
+                         **table_formats(table))
+elif prospects is not None:
+    report.note(prospects.attrs.get("message", "No prospects to score."))
 
 # %% [markdown]
 # ## What drives value
@@ -50,51 +68,44 @@ values = cvm.element_values(s)
 # %%
 found = report.attempt(drivers, s, values=values)
 if found is not None:
-    report.show(plot_drivers(found, element_id=target))
-    report.display_table(found[found["element_id"] == target],
-                         decimals={"r_squared": 2, "adj_r_squared": 2, "f_statistic": 2, "p_value": 3})
+    report.show(plot_drivers(found, element_id=target, name=target_name.lower() if target in (
+        "net_value", "differential_value") else target_name))
+    table = human_labels(found.loc[found["element_id"] == target,
+                                   ["rank", "characteristic", "n", "r_squared", "adj_r_squared", "p_value", "note"]], s)
+    report.display_table(table, caption=f"What explains {target_name}", **table_formats(table))
     frame = report.attempt(driver_frame, s, target, values=values)
     if frame is not None:
-        report.show(plot_value_vs_driver(frame))
+        report.show(plot_value_vs_driver(frame, name=target_name, currency=unit(s)))
 
 # %%
 if found is not None:
-    report.display_table(found, decimals={"r_squared": 2, "adj_r_squared": 2, "f_statistic": 2, "p_value": 3},
-                         caption="Every element")
+    table = human_labels(found[["element_id", "rank", "characteristic", "n", "r_squared", "adj_r_squared", "p_value"]],
+                         s)
+    report.display_table(table, caption="Every element", **table_formats(table))
 
 # %% [markdown]
 # ## Segmentation: keep the subsegments, or split differently?
 
 # %%
+split_cols = ["characteristic", "rule", "group_a", "n_a", "mean_a", "group_b", "n_b", "mean_b", "share_explained",
+              "current_share", "gain"]
 suggestion = report.attempt(segmentation_suggestion, s, target=target, min_gain=min_gain, values=values)
 if suggestion is not None:
     report.note(suggestion.text)
-    report.display_table(suggestion.table, money=["mean_a", "mean_b"], currency=s.currency,
-                         percent=["share_explained", "current_share", "gain"], caption="Best split per element")
+    t = suggestion.table.assign(target=suggestion.table["target"].map(lambda q: names.get(q, q)))
+    table = human_labels(t[["target"] + split_cols], s).rename(columns={"Target": "Value explained"})
+    report.display_table(table, caption="Best split per element", **table_formats(table))
 splits = report.attempt(best_split, s, target, values=values)
 if splits is not None:
-    report.display_table(splits, money=["mean_a", "mean_b"], currency=s.currency,
-                         percent=["share_explained", "current_share", "gain"], caption=f"Best split of {target} per characteristic")
-
-# %% [markdown]
-# ## The most attractive customers and prospects
-
-# %%
-report.display_table(rank_customers(s), money=["net_value", "differential_value", "price_difference"],
-                     currency=s.currency, caption="Studied customers by net value")
-prospects = report.attempt(score_prospects, s, top=top_drivers, values=values)
-if prospects is not None and len(prospects):
-    report.display_table(prospects, money=["predicted_net_value", "pi_low", "pi_high"], currency=s.currency,
-                         caption="Prospects by predicted net value (95% prediction interval)")
-elif prospects is not None:
-    report.note(prospects.attrs.get("message", "No prospects to score."))
+    table = human_labels(splits[split_cols], s)
+    report.display_table(table, caption=f"Best split of {target_name} per characteristic", **table_formats(table))
 
 # %%
 if interactive and found is not None:
     def _driver(element_id):
-        report.show(plot_drivers(found, element_id=element_id))
+        report.show(plot_drivers(found, element_id=element_id, name=names.get(element_id, element_id)))
         one = report.attempt(driver_frame, s, element_id, values=values)
         if one is not None:
-            report.show(plot_value_vs_driver(one))
+            report.show(plot_value_vs_driver(one, name=names.get(element_id, element_id), currency=unit(s)))
 
-    report.choose("Value", list(dict.fromkeys(found["element_id"])), _driver, value=target)
+    report.choose("Value", {names.get(e, e): e for e in dict.fromkeys(found["element_id"])}, _driver, value=target)

@@ -27,34 +27,41 @@ internal: bool = False  # add the internal parts (study charter), marked "Intern
 import cvm_kit as cvm
 from cvm_kit import report
 from cvm_kit.plotting.report import plot_customer_values
+from cvm_kit.reporting.customer import show_customer_headline
+from cvm_kit.reporting.labels import human_labels, table_formats, unit
 
 s = report.open_study(study)
 cid = report.pick_customer(s, customer_id)
 # customer-safe unless `internal`: no charter, no other customer's rows (subsegment and segment means only)
 report.customer_header(s, cid, f"Customer value report: {cid}", internal=internal, today=today or None)
-report.display_table(report.customer_facts(s, cid))
 
 # %% [markdown]
-# One customer's value: each element against its subsegment's and the whole
-# segment's mean, its net value, the assumptions behind the figures and the
-# data still missing.
-
-# %% [markdown]
-# ## Net value to the customer
+# What the offering is worth to this customer per period against its
+# next-best alternative: its net value (the value it gains less the price
+# difference) beside the mean of its subsegment and of the whole segment,
+# then element by element, the assumptions behind the figures and the data
+# still missing from it.
 
 # %%
 values = cvm.element_values(s)
-report.display_table(report.customer_totals(s, cid).drop(columns=["quantity"]),
-                     money=["value", "subsegment_mean", "segment_mean", "vs_subsegment"], currency=s.currency)
+totals = cvm.totals(s, values)
+show_customer_headline(s, cid, totals=totals)
 
 # %% [markdown]
 # ## Element by element, against the subsegment and the segment
+#
+# Bars: this customer's value of each element; markers: the mean of its
+# subsegment and of the whole segment.
 
 # %%
 mine = report.customer_values(s, cid, values)
-report.show(plot_customer_values(mine, currency=s.currency))
-report.display_table(mine[mine["status"] != "placeholder"],
-                     money=["value", "subsegment_mean", "segment_mean", "vs_subsegment"], currency=s.currency)
+report.show(plot_customer_values(mine, currency=unit(s)))
+quantified = mine[mine["status"] != "placeholder"]
+cols = ["name", "status", "value", "subsegment_mean", "segment_mean", "vs_subsegment", "weakest_source"]
+if quantified["missing_inputs"].astype(str).str.len().gt(0).any():
+    cols.append("missing_inputs")
+table = human_labels(quantified[cols], s)
+report.display_table(table, **table_formats(table))
 
 # %% [markdown]
 # Placeholders are worth something to the customer that the study does not
@@ -63,13 +70,22 @@ report.display_table(mine[mine["status"] != "placeholder"],
 # %%
 unvalued = report.placeholders(s)
 if len(unvalued):
-    report.display_table(unvalued, money=["perceived_low", "perceived_high"], currency=s.currency)
+    table = human_labels(unvalued[["name", "category", "perceived_low", "perceived_high"]], s)
+    report.display_table(table, **table_formats(table))
+
+# %% [markdown]
+# ## About the customer
+
+# %%
+report.display_table(report.customer_facts(s, cid).rename(columns={"field": "About the customer",
+                                                                   "value": "Detail"}))
 
 # %% [markdown]
 # ## Assumptions behind these figures
 
 # %%
-report.display_table(report.customer_assumptions(s, cid))
+table = human_labels(report.customer_assumptions(s, cid), s)
+report.display_table(table, **table_formats(table))
 
 # %% [markdown]
 # ## Data still missing from this customer
@@ -77,7 +93,8 @@ report.display_table(report.customer_assumptions(s, cid))
 # %%
 still = report.customer_missing(s, cid)
 if len(still):
-    report.display_table(still)
+    table = human_labels(still, s)
+    report.display_table(table, **table_formats(table))
 else:
     report.note("Every input this customer's values need is on file.")
 

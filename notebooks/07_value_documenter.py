@@ -30,6 +30,7 @@ import cvm_kit as cvm
 from cvm_kit import report
 from cvm_kit.documenter import delivery_by_element, document_value, documented_rate, value_case_history
 from cvm_kit.plotting.documenter import plot_delivery_by_element, plot_value_case_history
+from cvm_kit.reporting.labels import human_labels, table_formats
 
 s = report.open_study(study)
 report.header(s, "7. Value documenter", today=today or None)
@@ -41,31 +42,11 @@ if documented is None or documented.empty:
     documented = None
 
 # %% [markdown]
-# What was promised to customers and what was later documented with them
-# (realized.csv): per customer and element, the realized value against the
-# promise made to that customer (inside, below or above the promised range
-# when one is given), the documented rate across customers, which elements
-# deliver what was promised, and each documented customer's value case
-# history, the evidence the sales force shows the next prospects.
-
-# %% [markdown]
-# ## Realized against what was promised to each customer
-#
-# Each row compares the realized value with the promise made to that
-# customer, not with the subsegment's average: `vs_promise` says inside,
-# below or above the promised range (or met / below a single promised
-# figure); a realization rate of 1 means exactly what was promised and the
-# gap is realized − promised.
-
-# %%
-if documented is not None:
-    report.display_table(documented[["customer_id", "subsegment", "element_id", "element", "period_start",
-                                     "period_end", "promised_low", "promised", "promised_high", "realized",
-                                     "vs_promise", "realization_rate", "gap", "source", "note"]],
-                         money=["promised_low", "promised", "promised_high", "realized", "gap"], currency=s.currency,
-                         decimals={"realization_rate": 2})
-    counts = documented["vs_promise"].replace("", "no promise").value_counts()
-    report.note("Realized against the promise: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
+# Is the value promised to customers delivered? The documented rate first:
+# the share of customers whose realized value meets what was promised to
+# them; then which elements deliver, each realized figure against the promise
+# made to that customer (realized.csv), and each documented customer's value
+# case history, the evidence the sales force shows the next prospects.
 
 # %% [markdown]
 # ## The documented rate
@@ -77,7 +58,13 @@ if documented is not None:
 # %%
 if documented is not None:
     rates = documented_rate(s, documented, by=rate_by, confidence=confidence)
-    report.display_table(rates, percent=["rate", "ci_low", "ci_high", "confidence"])
+    table = human_labels(rates[["element", "unit", "n", "met", "rate", "ci_low", "ci_high"]], s,
+                         as_percent=("rate", "ci_low", "ci_high"))
+    table = table.rename(columns={"95% interval low": f"{confidence:.0%} interval low",
+                                  "95% interval high": f"{confidence:.0%} interval high"})
+    fmts = table_formats(table)
+    fmts["percent"] = ["Rate"] + [c for c in table.columns if "interval" in c]
+    report.display_table(table, **fmts)
     overall = rates.set_index("element_id").loc["all"]
     if overall["n"]:
         report.note(f"{overall['met']} of {overall['n']} {overall['unit']} got at least what was promised "
@@ -96,10 +83,31 @@ if documented is not None:
 if documented is not None:
     delivery = delivery_by_element(s, documented)
     report.show(plot_delivery_by_element(delivery, rate=rate))
-    report.display_table(delivery, money=["total_promised", "total_realized", "total_gap",
-                                          "total_estimate_for_period"], currency=s.currency,
-                         percent=["share_at_or_above"],
-                         decimals={"overall_rate": 2, "mean_rate": 2, "median_rate": 2, "realized_vs_estimate": 2})
+    table = human_labels(delivery[["element", "n_customers", "total_promised", "total_realized", "overall_rate",
+                                   "share_at_or_above", "total_estimate_for_period", "realized_vs_estimate"]], s,
+                         money_unit=s.currency)
+    report.display_table(table, **table_formats(table))
+
+# %% [markdown]
+# ## Realized against what was promised to each customer
+#
+# Each row compares the realized value with the promise made to that
+# customer, not with the subsegment's average: "against the promise" says inside,
+# below or above the promised range (or met / below a single promised
+# figure); a realization rate of 1 means exactly what was promised and the
+# gap is realized − promised.
+
+# %%
+if documented is not None:
+    cols = ["customer_id", "subsegment", "element", "period_start", "period_end", "promised_low", "promised",
+            "promised_high", "realized", "vs_promise", "realization_rate", "gap", "source", "note"]
+    # a range column nobody filled in says nothing: left out
+    cols = [c for c in cols if c not in ("promised_low", "promised_high", "note") or documented[c].notna().any()
+            and (documented[c].astype(str) != "").any()]
+    table = human_labels(documented[cols], s, money_unit=s.currency)
+    report.display_table(table, **table_formats(table))
+    counts = documented["vs_promise"].replace("", "no promise").value_counts()
+    report.note("Realized against the promise: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
 
 # %% [markdown]
 # ## Value case histories
@@ -113,11 +121,10 @@ if documented is not None:
         history = report.attempt(value_case_history, s, cid, documented)
         if history is not None:
             report.show(plot_value_case_history(history, currency=s.currency))
-            report.display_table(history[["element", "period_start", "period_end", "promised", "realized",
+            table = human_labels(history[["element", "period_start", "period_end", "promised", "realized",
                                           "vs_promise", "realization_rate", "cum_promised", "cum_realized",
-                                          "cum_rate", "note"]],
-                                 money=["promised", "realized", "cum_promised", "cum_realized"], currency=s.currency,
-                                 decimals={"realization_rate": 2, "cum_rate": 2}, caption=f"Value case history: {cid}")
+                                          "cum_rate"]], s, money_unit=s.currency)
+            report.display_table(table, caption=f"Value case history: {cid}", **table_formats(table))
 
 # %%
 if interactive and documented is not None:

@@ -35,6 +35,7 @@ from cvm_kit import report
 from IPython.display import HTML, display
 from cvm_kit.business_case import business_case
 from cvm_kit.plotting.business_case import INCENTIVE_QUANTITIES, plot_profit_range
+from cvm_kit.reporting.labels import human_labels, table_formats
 
 s = report.open_study(study)
 report.header(s, "8. The business case for change", today=today or None)
@@ -83,7 +84,8 @@ if bc is not None:
 
 # %%
 if bc is not None:
-    report.display_table(bc.milestones, caption=f"Milestones: targeting {target}")
+    table = human_labels(bc.milestones, s)
+    report.display_table(table, caption=f"Milestones: targeting {target}", **table_formats(table))
 
 # %%
 if interactive and bc is not None:

@@ -7,12 +7,18 @@ suite stays fast and import-weight tests are not disturbed.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parent
 TINY = TESTS / "data" / "tiny"
+
+# tools/ (the test-data generator, outside the runtime package) imports as `tools.synthetic`,
+# under `pytest` as under `python -m pytest` (which alone puts the repository root on sys.path)
+if str(TESTS.parent) not in sys.path:
+    sys.path.insert(0, str(TESTS.parent))
 
 
 @pytest.fixture(autouse=True)

@@ -10,14 +10,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from inference_studies import write_study
 from scipy import stats
 
 from cvm_kit import estimates
 from cvm_kit.cli import main
-from cvm_kit.estimates import (BOOT_BCA, BOOT_EQUAL, BOOT_FEW, BOOT_PERCENTILE, SUMMARY_COLUMNS, bootstrap_interval,
-                               summarize)
+from cvm_kit.estimates import (
+    BOOT_BCA,
+    BOOT_EQUAL,
+    BOOT_FEW,
+    BOOT_PERCENTILE,
+    SUMMARY_COLUMNS,
+    bootstrap_interval,
+    summarize,
+)
 from cvm_kit.study import load_study
-from inference_studies import write_study
 
 A = [100.0, 120.0, 80.0, 110.0, 90.0, 400.0]  # skewed: BCa and t differ
 B = [40.0, 60.0, 55.0]

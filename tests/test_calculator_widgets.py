@@ -327,7 +327,7 @@ def test_widget_bad_start(tiny):
 
 def test_module_import_is_light():
     code = ("import sys, cvm_kit.calculator_widgets, cvm_kit.documenter, cvm_kit.business_case, "
-            "cvm_kit.cli_documenter; "
+            "cvm_kit.cli.documenter; "
             "print(sorted(m for m in ('ipywidgets', 'matplotlib', 'scipy', 'IPython') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

@@ -150,7 +150,7 @@ def test_formulas_are_live_and_translated(tmp_path, tiny):
     got = _recalc(path, {"in_tonnes": 80, "in_energy_price": 0.5})
     env = V.environment(tiny)
     i = int(np.flatnonzero(env.ids == "A1")[0])
-    display = V._display_names(tiny)
+    display = V.display_names(tiny)
     case = pd.DataFrame([{display[p]: env.values[p][i] for p in V.input_phrases(tiny)}
                          | {"Tonnes": 80, "Energy price": 0.5}])
     want = V.evaluate(tiny, case, subsegment="big").iloc[0]
@@ -225,7 +225,8 @@ def test_note_starting_with_equals_stays_text(tmp_path, tiny_copy):
 
     m = tiny_copy / "measurements.csv"
     evil = '=HYPERLINK("http://example.invalid","click")'
-    m.write_text(m.read_text().replace("A1,Tonnes,50,data,high,", f'A1,Tonnes,50,data,high,"{evil.replace(chr(34), 2 * chr(34))}"'))
+    quoted = evil.replace(chr(34), 2 * chr(34))
+    m.write_text(m.read_text().replace("A1,Tonnes,50,data,high,", f'A1,Tonnes,50,data,high,"{quoted}"'))
     y = tiny_copy / "project.yaml"
     y.write_text(y.read_text().replace("name: Less downtime", "name: '=1+1'"))
     s = load_study(tiny_copy)

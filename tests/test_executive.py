@@ -248,3 +248,14 @@ def test_pack_pdf_has_summary_first_and_one_section_per_page(tmp_path, study):
                             text=True).stdout for p in range(1, pages + 1)]
     starts = [next(i for i, t in enumerate(texts) if f"Page {k} title" in t) for k in (1, 2)]
     assert starts[0] < starts[1] and "Provenance" in texts[-1]
+
+
+def test_summary_flags_contradicted_hypotheses(tmp_path):
+    from cvm_kit.reporting.summary import executive_context
+
+    root = _write_study(tmp_path / "flag")
+    (root / "project.yaml").write_text((root / "project.yaml").read_text() + "parity_margin: 100000\n")
+    s = cvm.load_study(root)
+    flags = executive_context(s, draws=500, figures=False)["flags"]
+    # every hours saving is within 100,000 of 0 with a tight interval: the declared difference is contradicted
+    assert any("Hours saved" in f or "hours" in f.lower() for f in flags), flags

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from inference_studies import write_study
 from scipy import stats
 from statsmodels.stats.weightstats import DescrStatsW
 
@@ -19,7 +20,6 @@ from cvm_kit.cli import main
 from cvm_kit.errors import CvmError
 from cvm_kit.hypothesis_tests import HYPOTHESES_COLUMNS, VERDICTS, check_hypotheses, hypothesis_stats, resolve_margins
 from cvm_kit.study import load_study
-from inference_studies import write_study
 
 NEAR0_A = [5.0, -8.0, 12.0, -3.0, 0.0, 7.0]  # true parity: mean 2.17, well inside ±100
 NEAR0_B = [-6.0, 9.0, -2.0, 4.0, -11.0, 3.0]

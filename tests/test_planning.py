@@ -13,13 +13,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from inference_studies import write_study
 from scipy import integrate, stats
 
 from cvm_kit.cli import main
 from cvm_kit.errors import CvmError
 from cvm_kit.planning import PLAN_COLUMNS, assurance, customers_needed, plan, plan_notes
 from cvm_kit.study import load_study
-from inference_studies import write_study
 
 
 def brute_n(mean: float, sd: float, precision: float, confidence: float) -> int:

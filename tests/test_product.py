@@ -392,6 +392,7 @@ def test_built_wheel_works_outside_the_checkout(tmp_path):
         assert (report / f"{stem}.ipynb").is_file() and (report / f"{stem}.html").is_file(), stem
     index = (report / "index.html").read_text()
     assert all(f"{stem}.html" in index for stem in stems)
+    assert "Executive summary" in index and (report / "management_pack.html").is_file()  # templates shipped
     _run([cvm_bin, "batch", "--customers", "C01", "--customers", "C02", "--workers", "1", "--no-progress"], work, env)
     customers = work / "reports" / "pipe_coating" / "customers"
     assert sorted(p.name for p in customers.glob("*.html")) == ["C01.html", "C02.html", "index.html"]
@@ -410,7 +411,8 @@ def test_built_wheel_works_outside_the_checkout(tmp_path):
     cust.write_text(cust.read_text() + "\n# %%\nimport cvm_kit\nprint('KERNEL-CVM-KIT', cvm_kit.__file__)\n")
     _run([cvm_bin, "report", "--notebooks", "mine", "--out", "reports/mine"], work, env)
     mine = work / "reports" / "mine"
-    assert sorted(p.name for p in mine.iterdir()) == ["02_estimates.html", "02_estimates.ipynb", "index.html"]
+    assert sorted(p.name for p in mine.iterdir()) == ["02_estimates.html", "02_estimates.ipynb", "index.html",
+                                                      "management_pack.html"]
     assert "Estimates, analyst edition" in (mine / "index.html").read_text()
     _run([cvm_bin, "batch", "--notebook", "mine/06_customer_report.py", "--customers", "C03", "--workers", "1",
           "--no-progress", "--out", "reports/mine/customers"], work, env)

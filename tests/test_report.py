@@ -164,7 +164,7 @@ def test_money():
     assert report.money(1234567.4) == "1,234,567"
     assert report.money(-12.5) == "-12.5"
     assert report.money(0.125) == "0.12" or report.money(0.125) == "0.13"
-    assert report.money(float("nan")) == "missing"
+    assert report.money(float("nan")) == "—"  # issue 13: "—" (footnoted), never "missing"
     assert report.money(-0.001) == "0"
 
 
@@ -173,8 +173,10 @@ def test_table_html_escapes_and_formats():
                        "share": [0.5, 1.0], "flag": [True, False]})
     t = report.table_html(df, money=["net"], currency="EUR", percent=["share"], caption="<b>cap</b>")
     assert "<script>" not in t and "&lt;script&gt;" in t
-    assert "<th>net (EUR)</th>" in t and "<td class='num'>1,090</td>" in t and ">missing<" in t
-    assert "<th>share (%)</th>" in t and "<td class='num'>50</td>" in t and "<td class='num'>100</td>" in t
+    # issue 13: human labels ("net" -> "Net"), "—" with its footnote where a figure is missing
+    assert "<th>Net (EUR)</th>" in t and "<td class='num'>1,090</td>" in t and ">—<" in t and "missing" not in t
+    assert "— : does not apply or not available" in t
+    assert "<th>Share (%)</th>" in t and "<td class='num'>50</td>" in t and "<td class='num'>100</td>" in t
     assert "<td>yes</td>" in t and "&lt;b&gt;cap&lt;/b&gt;" in t
     long = report.table_html(pd.DataFrame({"x": range(12)}), max_rows=5)
     assert long.count("<tr>") == 6 and "7 more rows not shown" in long
@@ -235,8 +237,8 @@ def test_plot_customer_values_bars_and_means(tiny):
     shown = t[t["status"] != "placeholder"]
     widths = [p.get_width() for p in ax.patches]
     assert widths == pytest.approx(np.nan_to_num(shown["value"].to_numpy(float)).tolist())
-    labels = [x.get_text() for x in ax.get_yticklabels()]
-    assert labels == shown["element_id"].tolist()
+    labels = [x.get_text().replace("\n", " ") for x in ax.get_yticklabels()]
+    assert labels == shown["name"].tolist()  # issue 13: element names, not ids (long names wrap)
     sub_line, seg_line = ax.lines[0], ax.lines[1]
     assert np.allclose(sub_line.get_xdata(), shown["subsegment_mean"], equal_nan=True)
     assert np.allclose(seg_line.get_xdata(), shown["segment_mean"], equal_nan=True)
@@ -320,3 +322,94 @@ def test_market_customers_default_is_the_studied_customers(tiny):
     assert report.market_customers(tiny, '{"small": 40}') == {"small": 40}
     with pytest.raises(CvmError, match="'medium' is not in"):
         report.market_customers(tiny, "medium: 5")
+
+
+# -- issue 13 item 3: tables that read well ----------------------------------------
+
+
+def _heads(t: str) -> list[str]:
+    import re
+
+    return re.findall(r"<th>(.*?)</th>", t)
+
+
+def test_table_labels_numbers_and_dashes(tiny):
+    from cvm_kit.reporting import fmt
+
+    df = pd.DataFrame({"element_id": ["downtime", "energy"], "n": [3, 2], "mean": [162345.4, float("nan")],
+                       "ci_low": [-1234.5, None], "p_value": [0.01234, 0.5], "not_in_log": [1e-5, 38.09123],
+                       "share_from_data": [0.943, 1.0]})
+    t = report.table_html(df, money=["mean", "ci_low"], percent=["share_from_data"], study=tiny)
+    # human labels with the study's unit; element ids shown as the element names
+    assert _heads(t) == ["Element", "Customers (n)", "Mean (EUR/year)", "95% interval low (EUR/year)", "p-value",
+                         "Not in log", "Share on measured data (%)"]
+    assert "<td>Less downtime</td>" in t and "<td>Lower energy use</td>" in t and "<td>downtime</td>" not in t
+    # one number format: thousands separators, no scientific notation, money in whole units from 100
+    assert "<td class='num'>162,345</td>" in t and "<td class='num'>-1,234</td>" in t
+    assert "<td class='num'>0.012</td>" in t and "<td class='num'>0.00001</td>" in t and ">38.09<" in t
+    assert "e-05" not in t and "e+05" not in t and "<td class='num'>94</td>" in t
+    # "—" where a figure does not apply, with its footnote; never nan/None/missing
+    assert t.count(f">{fmt.DASH}<") == 2 and "— : does not apply or not available" in t
+    for word in ("nan", "NaN", "None", "missing", "&lt;NA&gt;"):
+        assert f">{word}<" not in t
+    # a table with nothing missing has no footnote
+    assert "does not apply" not in report.table_html(df.dropna())
+
+
+def test_table_drops_repeated_columns_and_keeps_labels_as_given():
+    df = pd.DataFrame({"element_id": ["a"], "name": ["Energy"], "factor": ["kWh"], "label": ["Energy use"],
+                       "Mean (EUR/year)": [5.0]})
+    assert _heads(report.table_html(df)) == ["Element", "Factor", "Mean (EUR/year)"]
+    t = report.table_html(df)
+    assert "<td>Energy</td>" in t and "<td>Energy use</td>" in t and ">kWh<" not in t
+
+
+def test_wide_table_is_split_into_column_groups_repeating_its_keys():
+    import re
+
+    cols = {f"value_{i}": [float(i), float(10 * i)] for i in range(12)}
+    df = pd.DataFrame({"customer_id": ["A1", "B2"], "subsegment": ["big", "small"], **cols})
+    t = report.table_html(df, caption="Wide")
+    tables = re.findall(r"<table.*?</table>", t, flags=re.S)
+    assert len(tables) == 2 and 'class="cvm-tables cvm-split"' in t  # 2 keys + 6 columns each
+    seen = []
+    for i, tab in enumerate(tables, 1):
+        heads = _heads(tab)
+        assert len(heads) <= 8 and heads[:2] == ["Customer", "Subsegment"]
+        assert f"<caption>Wide ({i} of 2)</caption>" in tab
+        assert re.findall(r"<tr><td>(.*?)</td>", tab) == ["A1", "B2"]  # every group has every row, in order
+        seen += heads[2:]
+    assert seen == [f"Value {i}" for i in range(12)]  # every column once
+    # eight columns or fewer: one table
+    assert report.table_html(df.iloc[:, :8]).count("<table") == 1
+
+
+def test_no_inline_css_in_the_package():
+    from pathlib import Path
+
+    root = Path(report.__file__).parent
+    offenders = [str(p) for p in root.rglob("*.py") if "<style" in p.read_text(encoding="utf-8")]
+    assert offenders == []
+    css = (root / "reporting" / "templates" / "style.css").read_text(encoding="utf-8")
+    assert "table.cvm-table" in css and ".cvm-footnote" in css and ".cvm-internal" in css
+
+
+def test_customer_index_page_is_a_template_with_the_one_stylesheet(tmp_path, tiny):
+    from cvm_kit.reporting.batch import _write_customer_index
+    from cvm_kit.reporting.render import stylesheet
+
+    (tmp_path / "A1.ipynb").write_text("{}")
+    (tmp_path / "A1.html").write_text("")
+    (tmp_path / "B1.ipynb").write_text("{}")
+    manifest = {"customers": {
+        "A1": {"key": "k1", "status": "ok", "notebook": "A1.ipynb", "html": "A1.html", "run_at": "2026-06-01"},
+        "B1": {"key": "old", "status": "failed", "notebook": "B1.ipynb", "html": "", "error": "<b>boom</b>"},
+        "Z9": {"key": "k", "status": "ok", "notebook": "gone.ipynb", "html": "gone.html"}}}
+    _write_customer_index(tmp_path / "index.html", tiny, tmp_path, "abc123", manifest, ["A1", "B1"],
+                          {"A1": "k1", "B1": "k2"})
+    doc = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert stylesheet() in doc and "Tiny test study: customer value reports" in doc
+    assert "<td><a href='A1.html'>A1</a></td><td>ok</td><td>2026-06-01</td><td>yes</td>" in doc
+    assert "<td>B1</td><td>failed</td>" in doc and "no: inputs, template or parameters changed since" in doc
+    assert "&lt;b&gt;boom&lt;/b&gt;" in doc and "<b>boom" not in doc
+    assert "Z9" not in doc  # no report on disk

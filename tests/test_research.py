@@ -165,7 +165,8 @@ def test_missing_by_contact_on_tiny(tiny):
     m = research.missing_by_contact(tiny)
     assert len(m) == 1
     row = m.iloc[0]
-    assert (row["customer_id"], row["subsegment"], row["phrase"], row["needed_by"]) == ("B3", "small", "kWh, offering", "energy")
+    got = (row["customer_id"], row["subsegment"], row["phrase"], row["needed_by"])
+    assert got == ("B3", "small", "kWh, offering", "energy")
     # the latest `with` of B3 in tiny's fieldwork.csv
     assert row["with"] == "Buyer B3"
     assert row["stage"] == "visited"
@@ -191,7 +192,8 @@ def test_study_without_fieldwork(tmp_path):
     s = cvm.load_study(folder)
     assert s.fieldwork is None
     f = research.fieldwork_by_subsegment(s).set_index("subsegment")
-    assert f.loc["big", ["customers", "not_in_log", "invited", "data_received", "inputs_complete"]].tolist() == [3, 3, 0, 0, 3]
+    cols = ["customers", "not_in_log", "invited", "data_received", "inputs_complete"]
+    assert f.loc["big", cols].tolist() == [3, 3, 0, 0, 3]
     assert f["below_target"].all()
     c = research.fieldwork_by_customer(s, today="2026-01-01")
     assert len(c) == 6 and (c["stage"] == "not in log").all() and not c["overdue"].any()

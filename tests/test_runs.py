@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
@@ -52,17 +53,25 @@ def _outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
+def _rows_of(table: str) -> list[dict[str, str]]:
+    heads = [re.sub(r" \(.*\)$", "", h) for h in re.findall(r"<th>(.*?)</th>", table)]
+    return [dict(zip(heads, re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)))
+            for row in re.findall(r"<tr>(.*?)</tr>", table.split("</thead>", 1)[-1], flags=re.S)]
+
+
 def _table_rows(html_text: str, column: str) -> list[dict[str, str]]:
-    """The rows (column -> cell text) of every HTML table in the outputs whose header has ``column``."""
-    out = []
-    for table in re.findall(r"<table.*?</table>", html_text, flags=re.S):
-        heads = [re.sub(r" \(.*\)$", "", h) for h in re.findall(r"<th>(.*?)</th>", table)]
-        if column not in heads:
-            continue
-        for row in re.findall(r"<tr>(.*?)</tr>", table.split("</thead>", 1)[-1], flags=re.S):
-            cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
-            out.append(dict(zip(heads, cells)))
-    return out
+    """The rows (column -> cell text) of every HTML table in the outputs whose header has ``column``.
+
+    A wide table shown as column groups (issue 13: no horizontal scrolling; each group repeats the key
+    columns) is read back as the one table it is.
+    """
+    tables = []
+    for block in re.findall(r'<div class="cvm-tables[^"]*">(.*?)</div>', html_text, flags=re.S):
+        groups = [_rows_of(t) for t in re.findall(r"<table.*?</table>", block, flags=re.S)]
+        tables.append([{k: v for g in row for k, v in g.items()} for row in zip(*groups)])
+    rest = re.sub(r'<div class="cvm-tables[^"]*">.*?</div>', "", html_text, flags=re.S)
+    tables += [_rows_of(t) for t in re.findall(r"<table.*?</table>", rest, flags=re.S)]
+    return [row for rows in tables if rows and column in rows[0] for row in rows]
 
 
 def _body(html_text: str) -> str:
@@ -242,7 +251,8 @@ def test_report_runs_the_series(study, tmp_path):
     s = cvm.load_study(study)
     idx = index.read_text(encoding="utf-8")
     assert s.content_hash in idx and cvm.__version__ in idx
-    assert "<code>&#x27;2026-06-01&#x27;</code>" in idx and "<code>2000</code>" in idx
+    # the parameter's repr, escaped (Jinja2 writes ' as &#39;)
+    assert "<code>&#39;2026-06-01&#39;</code>" in idx and "<code>2000</code>" in idx
     assert "Study charter: Tiny test study" in idx and "Is X worth a premium?" in idx
     assert "customers/index.html" in idx or "cvm batch" in idx
     assert (out / "customers" / "keep.txt").exists()
@@ -258,7 +268,7 @@ def test_report_runs_the_series(study, tmp_path):
         html_text = _assert_management_html(out / f"{stem}.html")
         imgs = re.findall(r'<img[^>]*src="data:image/png;base64,', _body(html_text))
         assert len(imgs) == _images(nb), stem
-        assert f"href='{stem}.html'" in idx
+        assert f'href="{stem}.html"' in idx
         pages[stem] = _outputs_text(nb)
         assert "Days left" in pages[stem] and "394" in pages[stem]  # the charter opens every notebook
     # each notebook shows the tiny study's own figures
@@ -267,19 +277,20 @@ def test_report_runs_the_series(study, tmp_path):
     for net in ("1,090", "1,630", "315"):
         assert net in est
     assert "Lost hours are not recovered." in est and "placeholder" in est
-    assert "finding" in pages["03_subsegment_variance"] and "Welch" in pages["03_subsegment_variance"]
-    assert "swing" in pages["04_sensitivity"] and "p_net_positive" in pages["04_sensitivity"]
+    # issue 13: human column labels ("Finding", "Swing", "Chance net value > 0"), not snake_case names
+    assert "Finding" in pages["03_subsegment_variance"] and "Welch" in pages["03_subsegment_variance"]
+    assert "Swing" in pages["04_sensitivity"] and "Chance net value &gt; 0" in pages["04_sensitivity"]
     assert "A3" in pages["05_drivers_and_prospects"] and "P1" in pages["05_drivers_and_prospects"]
     # the value documenter: realized.csv has A1 downtime promised 600, realized 450 -> 450 / 600 = 0.75
-    doc = _table_rows(pages["07_value_documenter"], "realization_rate")
-    a1 = [r for r in doc if r.get("customer_id") == "A1" and r.get("element_id") == "downtime"]
+    doc = _table_rows(pages["07_value_documenter"], "Realization rate")
+    a1 = [r for r in doc if r.get("Customer") == "A1" and r.get("Element") == "Less downtime"]
     assert len(a1) == 1
-    assert (a1[0]["promised"], a1[0]["realized"], a1[0]["realization_rate"], a1[0]["gap"]) == ("600", "450", "0.75",
+    assert (a1[0]["Promised"], a1[0]["Realized"], a1[0]["Realization rate"], a1[0]["Gap"]) == ("600", "450", "0.75",
                                                                                                  "-150")
     assert "Value case history: A1" in pages["07_value_documenter"]
     # downtime across A1 and A2: (450 + 300) / (600 + 300)
-    delivery = {r["element_id"]: r for r in _table_rows(pages["07_value_documenter"], "overall_rate")}
-    assert delivery["downtime"]["overall_rate"] == f"{750 / 900:.2f}"
+    delivery = {r["Element"]: r for r in _table_rows(pages["07_value_documenter"], "Realized ÷ promised")}
+    assert delivery["Less downtime"]["Realized ÷ promised"] == f"{750 / 900:.2f}"
     # the business case on big (default): 3 studied customers in the market x 0.25 = 0.75 adopt; no supplier
     # contribution given (issue 10.7: never the customers' price difference), so no profit is computed; no costs
     bc = pages["08_business_case"]
@@ -431,3 +442,40 @@ def test_batch_on_a_dask_cluster(study, tmp_path):
     assert r.scheduler == cluster.scheduler_address and "on tcp://127.0.0.1" in r.summary()
     assert "1,090" in _outputs_text(nbformat.read(tmp_path / "dask" / "A1.ipynb", as_version=4))
     assert (tmp_path / "dask" / "B2.html").exists()
+
+
+# -- issue 11: the reporting layer behind the compatibility module ---------------------------------------
+
+
+def test_runs_is_a_compatibility_module_whose_patches_reach_the_code(monkeypatch):
+    from cvm_kit.reporting import batch, execute, export, pool, series
+
+    assert runs.run_report is series.run_report and runs.run_batch is batch.run_batch
+    assert runs._LIVE is execute._LIVE and runs._LIVE_LOCK is execute._LIVE_LOCK  # cvm_kit.warm shares them
+    original = pool._run_jobs
+
+    def fake(*a, **k):
+        raise AssertionError("patched")
+
+    with monkeypatch.context() as m:
+        m.setattr(runs, "_run_jobs", fake)
+        assert series._run_jobs is fake and batch._run_jobs is fake and pool._run_jobs is fake
+        m.setattr(runs, "_html_body", fake)
+        assert export._html_body is fake and execute._html_body is fake
+    assert series._run_jobs is original and batch._run_jobs is original and runs._run_jobs is original
+    assert set(execute.Job.__annotations__) == {"name", "template", "notebook", "html", "parameters", "timeout",
+                                                "kernel_name", "provenance", "title"}
+    assert set(execute.Outcome.__annotations__) == {"name", "status", "notebook", "html", "seconds", "error"}
+
+
+def test_exported_page_inlines_the_one_stylesheet(tmp_path):
+    from cvm_kit import report
+    from cvm_kit.reporting.render import stylesheet
+
+    table = report.table_html(pd.DataFrame({"net_value": [1090.0, float("nan")]}), money=["net_value"])
+    nb = new_notebook(cells=[new_markdown_cell("# A page"), new_code_cell("x", outputs=[
+        new_output("display_data", data={"text/html": table, "text/plain": "t"})])])
+    page = runs.export_html(nb, tmp_path / "page.html", title="A page").read_text(encoding="utf-8")
+    assert stylesheet() in page and "table.cvm-table" in page
+    assert "<th>Net value</th>" in page and ">1,090<" in page and "— : does not apply or not available" in page
+    assert not re.search(r"<script[^>]*\bsrc=", page) and "<title>A page</title>" in page

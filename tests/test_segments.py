@@ -49,7 +49,7 @@ def test_drivers_match_statsmodels(tiny):
     assert row["r_squared"] == pytest.approx(ref.rsquared, rel=1e-10)
     assert row["p_value"] == pytest.approx(ref.f_pvalue, rel=1e-10)
     # rank by adjusted R² within each element
-    for eid, g in drivers(tiny).groupby("element_id"):
+    for _eid, g in drivers(tiny).groupby("element_id"):
         assert list(g.sort_values("rank")["adj_r_squared"]) == sorted(g["adj_r_squared"], reverse=True)
     assert "small sample" in row["note"]
     # safety (parity everywhere) explains nothing by construction: not a target

@@ -212,7 +212,8 @@ def test_plot_tornado_matches_table(example_path):
         ys = [p.get_y() + p.get_height() / 2 for p in low]
         assert ys == sorted(ys, reverse=True)  # widest on top: the first bar has the largest y
         ticks = sorted(zip(ax.get_yticks(), [tl.get_text() for tl in ax.get_yticklabels()]), reverse=True)
-        assert [label for _, label in ticks] == list(t["label"])  # top to bottom = widest first
+        # top to bottom = widest first (issue 13: long labels wrap onto several lines)
+        assert [label.replace("\n", " ") for _, label in ticks] == list(t["label"])
         base = t["base_value"].iloc[0]
         for p, q, (_, row) in zip(low, high, t.iterrows()):
             assert p.get_x() == pytest.approx(base) and q.get_x() == pytest.approx(base)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from inference_studies import write_study
 from statsmodels.stats.meta_analysis import combine_effects
 
 from cvm_kit.cli import main
 from cvm_kit.shrinkage import SHRINK_COLUMNS, dersimonian_laird, shrink
 from cvm_kit.study import load_study
-from inference_studies import write_study
 
 
 def spread(m: float) -> list[float]:

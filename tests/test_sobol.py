@@ -19,7 +19,7 @@ import pytest
 
 from cvm_kit.cli import main
 from cvm_kit.errors import AnalysisError, CvmError
-from cvm_kit.sensitivity import SOBOL_COLUMNS, _empirical_ppf, sobol_indices
+from cvm_kit.sensitivity import SOBOL_COLUMNS, empirical_ppf, sobol_indices
 from cvm_kit.study import load_study
 
 X1 = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
@@ -168,7 +168,7 @@ def test_equals_salib_run_directly(product):
     observed = {"X1": X1, "X2": X2, "X3": X3, "P": P}
     problem = {"num_vars": 4, "names": names, "bounds": [[0.0, 1.0]] * 4}
     u = salib_sample.sample(problem, n, calc_second_order=False, seed=seed)
-    inputs = pd.DataFrame({f: _empirical_ppf(u[:, j], np.sort(observed[f])) for j, f in enumerate(names)})
+    inputs = pd.DataFrame({f: empirical_ppf(u[:, j], np.sort(observed[f])) for j, f in enumerate(names)})
     y = evaluate(product, inputs, subsegment="s")["net_value"].to_numpy()
     ref = salib_analyze.analyze(problem, y, calc_second_order=False, num_resamples=100, conf_level=0.95,
                                 seed=seed + 1)
@@ -181,9 +181,9 @@ def test_equals_salib_run_directly(product):
 def test_empirical_ppf_gives_each_customer_equal_weight():
     x = np.array([1.0, 3.0, 7.0])
     u = (np.arange(3000) + 0.5) / 3000
-    v = _empirical_ppf(u, x)
+    v = empirical_ppf(u, x)
     assert {k: int(c) for k, c in zip(*np.unique(v, return_counts=True))} == {1.0: 1000, 3.0: 1000, 7.0: 1000}
-    assert _empirical_ppf(np.array([0.0, 0.9999999]), x).tolist() == [1.0, 7.0]
+    assert empirical_ppf(np.array([0.0, 0.9999999]), x).tolist() == [1.0, 7.0]
 
 
 def test_seeded(linear):

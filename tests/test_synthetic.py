@@ -1,4 +1,4 @@
-"""Tests of cvm_kit.synthetic: the example study and random studies.
+"""Tests of tools/synthetic.py (the test-data generator): the example study and random studies.
 
 The truth is re-derived here from the written CSVs with an independent,
 deliberately naive evaluator (word equations turned into Python expressions),
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from cvm_kit.synthetic import (
+from tools.synthetic import (
     EXAMPLE_SEED,
     FIELDWORK_STATUSES,
     FIELDWORK_STEPS,

@@ -156,7 +156,7 @@ def test_broken_study_is_validated_once_before_any_notebook(tmp_path, capsys, mo
     calls = []
     import importlib
 
-    validate_module = importlib.import_module("cvm_kit.validate")  # the module, not cvm.validate the function
+    validate_module = importlib.import_module("cvm_kit.study.load")  # where load_study finds validate
 
     real = validate_module.validate
     monkeypatch.setattr(validate_module, "validate", lambda p: calls.append(p) or real(p))

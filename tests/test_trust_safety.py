@@ -394,7 +394,7 @@ def _assert_no_control(text: str) -> None:
 
 
 def test_emit_csv_to_stdout_has_no_control_characters(capsys):
-    from cvm_kit.cli_common import emit_csv
+    from cvm_kit.cli.common import emit_csv
 
     emit_csv(pd.DataFrame({"customer_id": ["A1"], "note": ["ok" + "".join(ESCAPES) + " end"], "value": [1.5]}),
              None)
@@ -459,7 +459,7 @@ def test_any_command_output_is_filtered(capsys):
 
 
 def test_plan_text_neutralises_control_characters():
-    from cvm_kit.cli_tools import _plan_text
+    from cvm_kit.cli.tools import _plan_text
 
     plan = pd.DataFrame({"customer_id": ["A\x1b1"], "variable": ["x\x07"], "on_file": [1.0], "new_value": [2.0],
                          "action": ["conflict"], "detail": ["at a\x1b[31m.xlsx\r"]})

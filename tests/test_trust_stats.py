@@ -124,7 +124,8 @@ def test_plot_states_the_base_case_and_the_mean(override):
 # 10.6 / 15.7 value documenter: realized against the promise made to each customer, and the documented rate
 
 TINY = Path(__file__).resolve().parent / "data" / "tiny"
-RANGE_HEADER = "customer_id,element_id,period_start,period_end,promised,realized,source,note,promised_low,promised_high\n"
+RANGE_HEADER = ("customer_id,element_id,period_start,period_end,promised,realized,source,note,promised_low,"
+                "promised_high\n")
 RANGE_ROWS = (
     "A1,downtime,2026-01-01,2026-06-30,600,450,data,,500,700\n"   # below its range
     "A2,downtime,2026-01-01,2026-06-30,300,320,data,,250,350\n"   # inside

@@ -441,7 +441,8 @@ def test_declined_invitee_is_accepted_and_counted(tiny_copy):
     assert report.ok, report.errors
     assert any("'Z9' is not in customers.csv" in p.message and "declined" in p.message for p in report.warnings)
     f = fieldwork_by_subsegment(report.study).set_index("subsegment")
-    assert f.loc["(no subsegment)", ["customers", "invitees", "invited", "declined", "agreed"]].tolist() == [0, 1, 1, 1, 0]
+    funnel = ["customers", "invitees", "invited", "declined", "agreed"]
+    assert f.loc["(no subsegment)", funnel].tolist() == [0, 1, 1, 1, 0]
     assert f.loc["big", ["customers", "invitees", "declined"]].tolist() == [3, 0, 0]
     c = fieldwork_by_customer(report.study, today="2026-02-01").set_index("customer_id")
     assert c.loc["Z9", "stage"] == "declined" and list(c.index[:6]) == ["A1", "A2", "A3", "B1", "B2", "B3"]

@@ -17,7 +17,6 @@ from cvm_kit.errors import Problem, StudyError
 from cvm_kit.study import load_study
 from cvm_kit.validate import validate
 
-
 # ---------------------------------------------------------------------------
 # helpers
 
@@ -418,7 +417,8 @@ def test_derived_name_also_measured(tiny_copy):
 
 def test_derived_name_also_a_constant(tiny_copy):
     edit(tiny_copy, "project.yaml", "  - name: Call cost", "  - name: Hours saved")
-    edit(tiny_copy, "project.yaml", '"max([Service calls avoided], 0) * [Call cost]"', '"max([Service calls avoided], 0) * 50"')
+    edit(tiny_copy, "project.yaml", '"max([Service calls avoided], 0) * [Call cost]"',
+         '"max([Service calls avoided], 0) * 50"')
     p = only_error(tiny_copy)
     assert (p.file, p.where) == ("project.yaml", "derived[0].name")
     assert "'Hours saved'" in p.message and "constant" in p.message

@@ -268,7 +268,7 @@ def test_subsegment_input_means(tiny):
 def _studied_inputs(study) -> pd.DataFrame:
     """Every customer's resolved leaf inputs (measured means, constants, overrides) as a what-if table."""
     env = environment(study)
-    shown = cvm.values._display_names(study)
+    shown = cvm.values.display_names(study)
     df = pd.DataFrame({shown.get(p, p): env.values[p] for p in input_phrases(study)}, index=env.ids)
     df["subsegment"] = env.subsegments
     return df

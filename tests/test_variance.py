@@ -168,7 +168,8 @@ def test_zero_variance_both_groups(tiny_copy):
     row = c.loc["service"]
     assert row["mean_a"] == row["mean_b"] == 100.0
     assert np.isnan(row["p_value"]) and np.isnan(row["statistic"]) and np.isnan(row["hedges_g"])
-    assert row["finding"] == "All 6 customers have the same value for fewer service calls (100 EUR/year): nothing to compare."
+    assert row["finding"] == ("All 6 customers have the same value for fewer service calls (100 EUR/year): "
+                              "nothing to compare.")
     # no spread within groups but different means: no t-test, the permutation p is still exact
     m.loc[m["variable"] == "Service calls avoided", "value"] = np.where(
         m.loc[m["variable"] == "Service calls avoided", "customer_id"].str.startswith("A"), 3, 1)

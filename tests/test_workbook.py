@@ -22,7 +22,8 @@ def assert_same_study(a, b) -> None:
         assert getattr(a, f) == getattr(b, f), f
     pd.testing.assert_frame_equal(a.customers.reset_index(drop=True), b.customers.reset_index(drop=True))
     cols = ["customer_id", "variable", "phrase", "value", "source", "reliability", "note"]
-    pd.testing.assert_frame_equal(a.measurements[cols].reset_index(drop=True), b.measurements[cols].reset_index(drop=True))
+    pd.testing.assert_frame_equal(a.measurements[cols].reset_index(drop=True),
+                                  b.measurements[cols].reset_index(drop=True))
     for name in ("prospects", "fieldwork", "realized"):
         x, y = getattr(a, name), getattr(b, name)
         assert (x is None) == (y is None), name
@@ -206,7 +207,7 @@ def test_not_a_workbook(tmp_path):
 
 def test_save_workbook_is_whole_or_nothing(tiny, tmp_path, monkeypatch):
     """A failure while writing leaves the previous workbook untouched and no temporary file."""
-    from cvm_kit import workbook
+    from cvm_kit.study import write as workbook  # save_study's workbook writer
 
     target = tmp_path / "s.xlsx"
     cvm.save_study(tiny, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import literal_text, new_axes
+from . import legend_outside, literal_text, money_axis, new_axes, row_height, set_title, wrap_labels
 
 DEFAULT_QUANTITIES = ("incremental_contribution", "change_costs", "incremental_profit")
 INCENTIVE_QUANTITIES = ("net_value_now", "incentive_at_new_price", "incentive_single_customer")
@@ -53,7 +53,9 @@ def plot_profit_range(df: pd.DataFrame, *, ax=None, quantities=DEFAULT_QUANTITIE
     rows = df.set_index("quantity")
     names = [q for q in quantities if q in rows.index]
     sel = rows.loc[names]
-    ax = new_axes(ax, figsize=(7.0, max(2.5, 0.6 * len(names) + 1.2)))
+    labels = sel["label"] if "label" in sel.columns else pd.Series(names)
+    shown, lines = wrap_labels([str(s) for s in labels], 28)
+    ax = new_axes(ax, figsize=(8.0, max(3.0, row_height(lines) * len(names) + 1.8)))
     y = np.arange(len(names))[::-1]
     p5 = sel["p5"].to_numpy(float)
     p95 = sel["p95"].to_numpy(float)
@@ -64,13 +66,13 @@ def plot_profit_range(df: pd.DataFrame, *, ax=None, quantities=DEFAULT_QUANTITIE
     ax.plot(sel["mean"].to_numpy(float), y, linestyle="none", marker="D", markersize=5, color="#e69f00",
             label="estimate")
     ax.axvline(0.0, color="black", linestyle="--", linewidth=0.8)
-    labels = sel["label"] if "label" in sel.columns else pd.Series(names)
     ax.set_yticks(y)
-    ax.set_yticklabels([str(s) for s in labels])
+    ax.set_yticklabels(shown, fontsize=9)
     for tl in ax.get_yticklabels():
         tl.set_parse_math(False)  # labels may carry study text, never math
+    money_axis(ax.xaxis)
     ax.set_xlabel(f"Per period ({currency}); bar = 5th to 95th percentile" if currency
                   else "Per period; bar = 5th to 95th percentile")
-    ax.set_title(title)
-    ax.legend(frameon=False, loc="best")
+    set_title(ax, title)
+    legend_outside(ax)
     return ax

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import literal_text, new_axes
+from . import literal_text, money_axis, new_axes, set_title
 
 _COLORS = {"start": "#7f7f7f", "total": "#1f4e79", "price": "#a6a6a6", "incentive": "#e69f00"}
 _UP, _DOWN = "#2e8b57", "#c0392b"
@@ -80,6 +80,7 @@ def plot_value_waterfall(df: pd.DataFrame, *, ax=None, currency: str | None = No
     ax.set_xticks(x)
     ax.set_xticklabels([str(s) for s in df["step"]], rotation=30, ha="right", fontsize=8)
     ax.axhline(0, color="black", linewidth=0.6)
+    money_axis(ax.yaxis)
     ax.set_ylabel(f"Value per customer ({currency})" if currency else "Value per customer")
-    ax.set_title("Value waterfall")
+    set_title(ax, "Value waterfall")
     return ax

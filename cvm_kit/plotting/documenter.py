@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import literal_text, new_axes
+from . import legend_outside, literal_text, money_axis, new_axes, row_height, set_title, with_unit, wrap, wrap_labels
 
 PROMISED, REALIZED = "#9fb3c8", "#1f4e79"
 
@@ -56,9 +56,9 @@ def plot_value_case_history(df: pd.DataFrame, *, ax=None, currency: str | None =
     >>> len(plot_value_case_history(h).containers[1]) == len(h)
     True
     """
-    ax = new_axes(ax, figsize=(max(6.0, 1.1 * len(df) + 2), 4.0))
+    ax = new_axes(ax, figsize=(max(7.0, 1.3 * len(df) + 3), 4.4))
     name_col = "element" if "element" in df.columns else "element_id"
-    labels = [f"{n}\n{_period_label(s, e)}".strip() for n, s, e in
+    labels = [f"{wrap(n, 16)}\n{_period_label(s, e)}".strip() for n, s, e in
               zip(df[name_col].fillna(df.get("element_id", "")), df["period_start"], df["period_end"])]
     x = np.arange(len(df))
     w = 0.38
@@ -87,12 +87,13 @@ def plot_value_case_history(df: pd.DataFrame, *, ax=None, currency: str | None =
     ax.set_xticklabels(labels, fontsize=8)
     for tl in ax.get_xticklabels():
         tl.set_parse_math(False)  # element names are study text, never math
-    ax.set_ylabel(f"Value ({currency})" if currency else "Value")
+    money_axis(ax.yaxis)
+    ax.set_ylabel(with_unit("Value", currency))
     title = "Value case history"
     if "customer_id" in df.columns and df["customer_id"].nunique() == 1:
         title += f": {df['customer_id'].iloc[0]}"
-    ax.set_title(title).set_parse_math(False)
-    ax.legend(frameon=False)
+    set_title(ax, title)
+    legend_outside(ax, fontsize=9)
     return ax
 
 
@@ -131,8 +132,9 @@ def plot_delivery_by_element(df: pd.DataFrame, *, ax=None, rate: str = "overall_
         from ..errors import CvmError
 
         raise CvmError(f"plot_delivery_by_element: no column {rate!r}; expected overall_rate, mean_rate or median_rate")
-    ax = new_axes(ax, figsize=(7.0, max(2.5, 0.5 * len(df) + 1.2)))
     name_col = "element" if "element" in df.columns else "element_id"
+    shown, lines = wrap_labels([str(n) for n in df[name_col]], 28)
+    ax = new_axes(ax, figsize=(7.5, max(3.0, row_height(lines) * len(df) + 1.6)))
     values = df[rate].to_numpy(float)
     y = np.arange(len(df))[::-1]
     colors = [REALIZED if (not np.isnan(v) and v >= 1) else "#c0392b" for v in values]
@@ -142,10 +144,12 @@ def plot_delivery_by_element(df: pd.DataFrame, *, ax=None, rate: str = "overall_
                     xytext=(3, 0), textcoords="offset points")
     ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.set_yticks(y)
-    ax.set_yticklabels([str(n) for n in df[name_col]])
+    ax.set_yticklabels(shown, fontsize=9)
     for tl in ax.get_yticklabels():
         tl.set_parse_math(False)  # element names are study text, never math
+    top = np.nanmax(np.r_[values, 1.0]) if len(values) else 1.0
+    ax.set_xlim(0, top * 1.18)  # room for the percentages at the bar ends
     ax.set_xlabel({"overall_rate": "Realized / promised (totals)", "mean_rate": "Mean realization rate",
                    "median_rate": "Median realization rate"}.get(rate, rate))
-    ax.set_title("Value delivered versus promised, by element")
+    set_title(ax, "Value delivered versus promised, by element")
     return ax

@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import CvmError
-from . import literal_text, new_axes
+from . import legend_outside, literal_text, new_axes, set_title, wrap
 
 _STAGES = (("invited", "invited"), ("agreed", "agreed"), ("visited", "visited"), ("data_received", "data received"))
 _COLOURS = ("#c6dbef", "#6baed6", "#2171b5", "#08306b")
@@ -48,7 +48,7 @@ def plot_fieldwork_funnel(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
     if missing:
         raise CvmError(f"plot_fieldwork_funnel needs columns {', '.join(need)} "
                        f"(from fieldwork_by_subsegment); missing: {', '.join(missing)}")
-    ax = new_axes(ax)
+    ax = new_axes(ax, figsize=(max(7.0, 1.4 * len(df) + 3.0), 4.0))
     lo = int(df["target_min"].iloc[0]) if "target_min" in df.columns and len(df) else 6
     hi = int(df["target_max"].iloc[0]) if "target_max" in df.columns and len(df) else 8
     ax.axhspan(lo, hi, color="#a1d99b", alpha=0.35, zorder=0, label=f"target: {lo} to {hi} with data")
@@ -60,6 +60,7 @@ def plot_fieldwork_funnel(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
         ax.bar(pos, df[col].astype(float).to_numpy(), width=width, label=label, color=colour, zorder=2, **kw)
     ticks = []
     for sub, got in zip(df["subsegment"].astype(str), df["data_received"]):
+        sub = wrap(sub, 18)
         ticks.append(f"{sub}\n(below {lo})" if got < lo else sub)
     ax.set_xticks(x)
     ax.set_xticklabels(ticks)
@@ -69,6 +70,6 @@ def plot_fieldwork_funnel(df: pd.DataFrame, *, ax: Any = None, **kw: Any):
 
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of customers
     ax.set_ylabel("customers")
-    ax.set_title("Fieldwork per subsegment")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    set_title(ax, "Fieldwork per subsegment")
+    legend_outside(ax, fontsize=9)
     return ax

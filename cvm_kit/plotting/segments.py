@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import literal_text, new_axes
+from . import legend_outside, literal_text, money_axis, new_axes, row_height, set_title, with_unit, wrap, wrap_labels
 
 
 @literal_text
-def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, metric: str = "r_squared", **kw):
+def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, metric: str = "r_squared",
+                 name: str | None = None, **kw):
     """R² of each characteristic for one element (or net value), best on top.
 
     Parameters
@@ -21,6 +22,8 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
         Which element; default ``net_value`` (else the first in the table).
     metric : str
         ``r_squared`` (default) or ``adj_r_squared``.
+    name : str, optional
+        What the element is called in the title (default: its id).
     **kw
         Passed to ``ax.barh``.
 
@@ -49,7 +52,8 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
     if element_id not in ids:
         raise CvmError(f"no element {element_id!r} in the drivers table; known: {', '.join(map(str, ids))}")
     d = df[df["element_id"] == element_id].sort_values(metric, ascending=False, na_position="last", kind="stable")
-    ax = new_axes(ax, figsize=(7.0, max(2.5, 0.45 * len(d) + 1.2)))
+    shown, lines = wrap_labels([str(c) for c in d["characteristic"]], 28)
+    ax = new_axes(ax, figsize=(7.5, max(3.0, row_height(lines) * len(d) + 1.6)))
     n = len(d)
     y = np.arange(n)[::-1]
     w = d[metric].to_numpy(float)
@@ -58,15 +62,19 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
         text = "n/a" if np.isnan(wi) else (f"p={p:.3f}" if p >= 0.001 else "p<0.001")
         ax.text(max(0.0, wi if np.isfinite(wi) else 0.0) + 0.01, yi, text, va="center", fontsize=8)
     ax.set_yticks(y)
-    ax.set_yticklabels([str(c) for c in d["characteristic"]])
+    ax.set_yticklabels(shown, fontsize=9)
     ax.set_xlim(0, 1.15)
-    ax.set_xlabel("R²" if metric == "r_squared" else "adjusted R²")
-    ax.set_title(f"What explains {element_id} across customers (OLS, one characteristic at a time)")
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_xlabel("Share of the variance explained (R²)" if metric == "r_squared"
+                  else "Share of the variance explained (adjusted R²)")
+    what = name or {"net_value": "net value", "differential_value": "differential value"}.get(element_id, element_id)
+    set_title(ax, f"What explains {what} across customers (OLS, one characteristic at a time)")
     return ax
 
 
 @literal_text
-def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: int = 0, **kw):
+def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: int = 0, name: str | None = None,
+                         currency: str | None = None, **kw):
     """Each customer's value against a characteristic, coloured by subsegment.
 
     Parameters
@@ -78,6 +86,10 @@ def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: i
         Draw the OLS line (numeric driver) or each level's mean (categorical).
     seed : int
         Seed of the jitter of categorical levels.
+    name : str, optional
+        What the value is called on the axis (default: the element id).
+    currency : str, optional
+        The unit on the value axis, e.g. ``EUR/year``.
     **kw
         Passed to ``ax.scatter``.
 
@@ -102,7 +114,7 @@ def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: i
     need = {"subsegment", "value", "driver", "driver_value"}
     if not need <= set(df.columns):
         raise CvmError(f"plot_value_vs_driver needs columns {', '.join(sorted(need))} (see segments.driver_frame)")
-    ax = new_axes(ax)
+    ax = new_axes(ax, figsize=(8.0, 4.2))
     driver = str(df["driver"].iloc[0]) if len(df) else ""
     numeric = (df["driver_kind"].iloc[0] == "numeric") if "driver_kind" in df.columns and len(df) else \
         pd.api.types.is_numeric_dtype(df["driver_value"])
@@ -132,9 +144,12 @@ def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: i
                     ax.plot([i - 0.3, i + 0.3], [y[sel].mean()] * 2, color="0.3", lw=2)
     if levels is not None:
         ax.set_xticks(range(len(levels)))
-        ax.set_xticklabels(levels)
+        ax.set_xticklabels([wrap(lev, 14) for lev in levels], fontsize=9)
     ax.set_xlabel(driver)
-    ax.set_ylabel(str(df["element_id"].iloc[0]) if "element_id" in df.columns and len(df) else "value")
-    ax.set_title(f"{ax.get_ylabel()} against {driver}, by subsegment")
-    ax.legend(fontsize=8)
+    what = name or (str(df["element_id"].iloc[0]) if "element_id" in df.columns and len(df) else "value")
+    what = {"net_value": "Net value", "differential_value": "Differential value"}.get(what, what)
+    money_axis(ax.yaxis)
+    ax.set_ylabel(with_unit(wrap(what, 40), currency))
+    set_title(ax, f"{what} against {driver}, by subsegment")
+    legend_outside(ax)
     return ax

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import literal_text, new_axes
+from . import legend_outside, literal_text, money_axis, new_axes, row_height, set_title, with_unit, wrap_labels
 
 
 def _fmt(x: float) -> str:
@@ -23,7 +23,8 @@ def _outcome_name(df: pd.DataFrame) -> str:
 
 @literal_text
 def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f02", "#1b9e77"),
-                 max_factors: int | None = None, label_inputs: bool = True, **kw):
+                 max_factors: int | None = None, label_inputs: bool = True, currency: str | None = None,
+                 title: str | None = None, **kw):
     """Tornado chart of :func:`~cvm_kit.sensitivity.tornado`: widest swing on top.
 
     Each factor is a horizontal band; its two bars start at the base value
@@ -43,6 +44,10 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
         Draw only the widest ones.
     label_inputs : bool
         Write the input values at the bar ends.
+    currency : str, optional
+        The unit on the value axis, e.g. ``EUR/year``.
+    title : str, optional
+        The chart's title (default: what the tornado shows).
     **kw
         Passed to ``ax.barh``.
 
@@ -78,10 +83,12 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
     t = t.sort_values("swing", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
     if max_factors is not None:
         t = t.head(max_factors)
-    ax = new_axes(ax, figsize=(8.0, max(2.5, 0.45 * len(t) + 1.2)))
+    labels = t["label"] if "label" in t.columns else t["factor"]
+    shown, lines = wrap_labels([str(v) for v in labels], 28)
+    ax = new_axes(ax, figsize=(9.0, max(3.0, row_height(lines) * len(t) + 1.9)))
     n = len(t)
     if n == 0:
-        ax.set_title("tornado: no factors")
+        set_title(ax, title or "Tornado: no factors")
         return ax
     base = float(t["base_value"].iloc[0])
     y = np.arange(n)[::-1]  # widest on top
@@ -97,9 +104,8 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
     show_mean = bool(base_differs(base, mean))
     if show_mean:
         ax.axvline(mean, color="0.35", lw=1, ls="--", label=f"customers' mean {name} ({fmt_outcome(mean)})")
-    labels = t["label"] if "label" in t.columns else t["factor"]
     ax.set_yticks(y)
-    ax.set_yticklabels([str(v) for v in labels])
+    ax.set_yticklabels(shown, fontsize=9)
     for tl in ax.get_yticklabels():
         tl.set_parse_math(False)  # factor names are study text, never math
     if label_inputs and {"low_input", "high_input"} <= set(t.columns):
@@ -115,10 +121,12 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
         lo_x = np.nanmin(np.r_[low, high, base, mean if show_mean else base])
         hi_x = np.nanmax(np.r_[low, high, base, mean if show_mean else base])
         ax.set_xlim(lo_x - 0.18 * (hi_x - lo_x + pad), hi_x + 0.18 * (hi_x - lo_x + pad))
-    ax.set_xlabel(f"{name}; base case (every factor at its mean): {fmt_outcome(base)}"
+    money_axis(ax.xaxis)
+    ax.set_xlabel(with_unit(name[:1].upper() + name[1:], currency)
+                  + f"\nbase case (every factor at its mean): {fmt_outcome(base)}"
                   + (f"; customers' mean: {fmt_outcome(mean)}" if show_mean else ""))
-    ax.set_title("Tornado: each factor moved alone from its low to its high input")
-    ax.legend(loc="lower right", fontsize=8)
+    set_title(ax, title or "Tornado: each factor moved alone from its low to its high input")
+    legend_outside(ax, width=36)
     return ax
 
 
@@ -172,9 +180,10 @@ def plot_sobol(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#7570b3
     if max_factors is not None:
         t = t.head(max_factors)
     n = len(t)
-    ax = new_axes(ax, figsize=(8.0, max(2.5, 0.45 * n + 1.2)))
+    shown, lines = wrap_labels([str(v) for v in t["factor"]], 28)
+    ax = new_axes(ax, figsize=(9.0, max(3.0, row_height(lines) * n + 1.8)))
     if n == 0:
-        ax.set_title("Sobol indices: no input varies")
+        set_title(ax, "Sobol indices: no input varies")
         return ax
     y = np.arange(n)[::-1]
     h = 0.38
@@ -183,20 +192,20 @@ def plot_sobol(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#7570b3
     ax.barh(y - h / 2, t["ST"].to_numpy(float), height=h, color=colors[1], xerr=t["ST_conf"].to_numpy(float),
             label="total order ST: with its interactions", **kw)
     ax.set_yticks(y)
-    ax.set_yticklabels([str(v) for v in t["factor"]])
+    ax.set_yticklabels(shown, fontsize=9)
     for tl in ax.get_yticklabels():
         tl.set_parse_math(False)  # input phrases are study text, never math
     ax.axvline(0, color="k", lw=0.8)
     of = str(t["of"].iloc[0]) if "of" in t.columns else "net"
-    ax.set_xlabel(f"share of the variance of {of} value (bars: confidence interval)")
-    title = ax.set_title(("" if sub is None else f"{sub}: ") + "Sobol indices, inputs drawn from the customers' values")
-    title.set_parse_math(False)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel(f"Share of the variance of the {of} value (lines: confidence interval)")
+    set_title(ax, ("" if sub is None else f"{sub}: ") + "Sobol indices, inputs drawn from the customers' values")
+    legend_outside(ax, width=24)
     return ax
 
 
 @literal_text
-def plot_simulation(draws: pd.DataFrame, *, ax=None, column: str = "net_value", bins: int = 60, **kw):
+def plot_simulation(draws: pd.DataFrame, *, ax=None, column: str = "net_value", bins: int = 60,
+                    currency: str | None = None, **kw):
     """Histogram of the drawn net value per subsegment, with P(net > 0) in the legend.
 
     Parameters
@@ -207,6 +216,8 @@ def plot_simulation(draws: pd.DataFrame, *, ax=None, column: str = "net_value", 
     column : str
         ``net_value`` (default) or ``differential_value``.
     bins : int
+    currency : str, optional
+        The unit on the value axis, e.g. ``EUR/year``.
     **kw
         Passed to ``ax.hist``.
 
@@ -229,7 +240,7 @@ def plot_simulation(draws: pd.DataFrame, *, ax=None, column: str = "net_value", 
     """
     if column not in draws.columns or "subsegment" not in draws.columns:
         raise CvmError(f"plot_simulation needs columns subsegment and {column}")
-    ax = new_axes(ax)
+    ax = new_axes(ax, figsize=(9.0, 4.2))
     x_all = draws[column].to_numpy(float)
     edges = np.histogram_bin_edges(x_all[np.isfinite(x_all)], bins=bins) if np.isfinite(x_all).any() else bins
     for i, (s, g) in enumerate(draws.groupby("subsegment", sort=False)):
@@ -238,9 +249,11 @@ def plot_simulation(draws: pd.DataFrame, *, ax=None, column: str = "net_value", 
         ax.hist(x, bins=edges, alpha=0.5, color=f"C{i}", label=f"{s}: P({column.replace('_', ' ')} > 0) = {p:.0%}",
                 **kw)
     ax.axvline(0, color="k", ls="--", lw=1)
-    ax.set_xlabel(column.replace("_", " "))
-    ax.set_ylabel("draws")
+    what = column.replace("_", " ")
+    money_axis(ax.xaxis)
+    ax.set_xlabel(with_unit(what[:1].upper() + what[1:], currency))
+    ax.set_ylabel("Draws")
     method = draws["method"].iloc[0] if "method" in draws.columns and len(draws) else ""
-    ax.set_title(f"Simulated {column.replace('_', ' ')} of a typical customer" + (f" ({method})" if method else ""))
-    ax.legend(fontsize=8)
+    set_title(ax, f"Simulated {what} of a typical customer" + (f" ({method.replace('_', ' ')})" if method else ""))
+    legend_outside(ax, width=34)
     return ax

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import literal_text, new_axes
+from . import literal_text, money_axis, new_axes, set_title, with_unit, wrap
 
 TOTAL_COLUMNS = ("differential_value", "net_value", "contention_value", "price_difference")
 
@@ -32,7 +32,8 @@ def _long(df: pd.DataFrame, element_id: str | None) -> tuple[pd.DataFrame, str]:
 
 @literal_text
 def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = None, ax=None,
-                           order: list[str] | None = None, confidence: float = 0.95, seed: int = 0, **kw):
+                           order: list[str] | None = None, confidence: float = 0.95, seed: int = 0,
+                           name: str | None = None, currency: str | None = None, **kw):
     """Each customer's value of one element by subsegment, with box, mean and 95% interval.
 
     Parameters
@@ -51,6 +52,10 @@ def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = 
         Level of the t interval around each mean.
     seed : int
         Seed of the horizontal jitter of the points.
+    name : str, optional
+        The element's name for the title (default: the id).
+    currency : str, optional
+        The unit on the value axis, e.g. ``EUR/year``.
     **kw
         Passed to ``ax.scatter``.
 
@@ -75,8 +80,8 @@ def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = 
     from scipy import stats
 
     data, element_id = _long(values_df, element_id)
-    ax = new_axes(ax)
     subs = list(order) if order is not None else list(dict.fromkeys(data["subsegment"]))
+    ax = new_axes(ax, figsize=(max(6.5, 1.6 * len(subs) + 2.5), 4.2))
     rng = np.random.default_rng(seed)
     groups = [data.loc[data["subsegment"] == s, "value"].to_numpy(float) for s in subs]
     clean = [g[~np.isnan(g)] for g in groups]
@@ -94,9 +99,11 @@ def plot_subsegment_values(values_df: pd.DataFrame, *, element_id: str | None = 
             else:
                 ax.plot(i + 0.3, m, "D", color="k", zorder=4)
     ax.set_xticks(np.arange(len(subs)))
-    ax.set_xticklabels([f"{s}\n(n={g.size}" + (f", {grp.size - g.size} missing)" if grp.size > g.size else ")")
+    ax.set_xticklabels([f"{wrap(s, 18)}\n(n={g.size}" + (f", {grp.size - g.size} missing)" if grp.size > g.size
+                                                          else ")")
                         for s, g, grp in zip(subs, clean, groups)])
     ax.axhline(0, color="0.8", lw=0.8, zorder=0)
-    ax.set_ylabel("value")
-    ax.set_title(f"{element_id}: customers by subsegment (diamond: mean and {confidence:.0%} interval)")
+    money_axis(ax.yaxis)
+    ax.set_ylabel(with_unit("Value per customer", currency))
+    set_title(ax, f"{name or element_id}: customers by subsegment (diamond: mean and {confidence:.0%} interval)")
     return ax

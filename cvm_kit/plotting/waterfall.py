@@ -8,22 +8,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CvmError
-from . import literal_text, new_axes
+from ..reporting.fmt import compact  # noqa: F401 - kept importable from here
+from . import literal_text, money_axis, new_axes, row_height, set_title
 
 COLORS = {"element": "#1b9e77", "negative": "#d95f02", "differential": "#386cb0", "price": "#7f7f7f",
           "net": "#253494"}
-
-
-def compact(x: float, _pos: object = None) -> str:
-    """An axis label: ``120k``, ``1.5M``, ``-40k``, ``950``."""
-    if x is None or not np.isfinite(x):
-        return ""
-    a = abs(x)
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            v = x / div
-            return f"{v:.0f}{suffix}" if abs(v) >= 10 or v == int(v) else f"{v:.1f}{suffix}"
-    return f"{x:.0f}"
 
 
 @literal_text
@@ -66,14 +55,14 @@ def plot_value_waterfall(df: pd.DataFrame, *, ax=None, currency: str | None = No
     >>> len(ax.patches) == len(w)
     True
     """
-    from matplotlib.ticker import FuncFormatter
-
     need = {"label", "kind", "start", "end"}
     if not need <= set(df.columns):
         raise CvmError(f"plot_value_waterfall needs columns {', '.join(sorted(need))}")
     n = len(df)
-    ax = new_axes(ax, figsize=(8.0, max(3.0, 0.45 * n + 1.6)))
-    ax.figure.set_layout_engine("constrained")
+    labels = ["\n".join(textwrap.wrap(str(x), wrap)) or " " for x in df["label"]]
+    lines = max([lab.count("\n") + 1 for lab in labels] or [1])
+    ph = df.attrs.get("placeholders") or []
+    ax = new_axes(ax, figsize=(8.0, max(3.0, row_height(lines) * n + 1.6 + (0.45 if ph else 0.0))))
     y = np.arange(n)[::-1]
     start = df["start"].to_numpy(float)
     end = df["end"].to_numpy(float)
@@ -87,22 +76,22 @@ def plot_value_waterfall(df: pd.DataFrame, *, ax=None, currency: str | None = No
             ax.plot([lo, lo], [yi - 0.15, yi + 0.15], color="black", lw=1.4)
             ax.plot([hi, hi], [yi - 0.15, yi + 0.15], color="black", lw=1.4)
     ax.axvline(0, color="#444444", lw=0.8)
-    labels = ["\n".join(textwrap.wrap(str(x), wrap)) or " " for x in df["label"]]
     ax.set_yticks(y)
     for t in ax.set_yticklabels(labels):
         t.set_parse_math(False)  # study text is never math
-    ax.xaxis.set_major_formatter(FuncFormatter(compact))
+    money_axis(ax.xaxis)
     cur = currency if currency is not None else df.attrs.get("currency", "")
     xl = ax.set_xlabel(f"Mean value per customer ({cur})" if cur else "Mean value per customer")
     xl.set_parse_math(False)
     sub = df.attrs.get("subsegment")
     if sub:
-        ax.set_title(f"Customer value model: {sub}", loc="left").set_parse_math(False)
-    ph = df.attrs.get("placeholders") or []
+        set_title(ax, f"Customer value model: {sub}", loc="left")
     if ph:
         txt = "Not summed (placeholders): " + "; ".join(ph)
-        ax.annotate("\n".join(textwrap.wrap(txt, 90)), xy=(0, 0), xycoords="axes fraction", xytext=(0, -34),
-                    textcoords="offset points", va="top", fontsize=8, color="#555555",
+        # from the figure's left edge (long tick labels may push the axes right), wrapped to the figure's width
+        chars = int(ax.figure.get_figwidth() * 72 * 0.9 / (8 * 0.6))
+        ax.annotate("\n".join(textwrap.wrap(txt, chars)), xy=(0.02, 0), xycoords=("figure fraction", "axes fraction"),
+                    xytext=(0, -34), textcoords="offset points", va="top", fontsize=8, color="#555555",
                     annotation_clip=False).set_parse_math(False)
     ax.grid(axis="x", color="#dddddd", lw=0.6)
     ax.set_axisbelow(True)

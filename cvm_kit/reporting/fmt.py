@@ -74,3 +74,26 @@ def compact(x: Any, _pos: object = None) -> str:
             w = v / div
             return f"{w:.0f}{suffix}" if abs(w) >= 10 or w == int(w) else f"{w:.1f}{suffix}"
     return f"{v:.0f}"
+
+
+def prose_money(x: Any) -> str:
+    """A figure for a sentence: 3 significant digits, thousands separators; ``n/a`` when missing.
+
+    Findings round harder than tables (``45,200`` rather than ``45,213``):
+    the sentence states an order of magnitude, the table beside it the figure.
+
+    Examples
+    --------
+    >>> prose_money(45213), prose_money(-1482.88), prose_money(0.25), prose_money(999.6), prose_money(None)
+    ('45,200', '-1,480', '0.25', '1,000', 'n/a')
+    """
+    v = _float(x)
+    if v is None:
+        return "n/a"
+    if v == 0:
+        return "0"
+    decimals = 2 - int(math.floor(math.log10(abs(v))))
+    r = round(v, decimals)
+    if abs(r) >= 100 or decimals <= 0:
+        return f"{r:,.0f}"
+    return f"{r:,.{decimals}f}".rstrip("0").rstrip(".")

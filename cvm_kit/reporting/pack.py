@@ -24,7 +24,8 @@ from .render import render
 
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 # Each page opens with the study header and charter; the pack shows them once, at the end.
-_PAGE_HEADER = re.compile(r"<style>.*?</style>|<section class=['\"]cvm-(?:header|charter)['\"]>.*?</section>", re.S)
+# (Outputs carry no stylesheet: the one stylesheet is the page's.)
+_PAGE_HEADER = re.compile(r"<section class=['\"]cvm-(?:header|charter)['\"]>.*?</section>", re.S)
 
 
 @lru_cache(maxsize=1)

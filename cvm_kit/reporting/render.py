@@ -9,9 +9,14 @@ from typing import Any
 from . import fmt
 
 
+def template_text(name: str) -> str:
+    """The text of ``templates/<name>`` (a template, or the stylesheet)."""
+    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+
+
 def stylesheet() -> str:
     """The one stylesheet of every cvm_kit page (inlined: pages open offline, alone)."""
-    return resources.files(__package__).joinpath("templates", "style.css").read_text(encoding="utf-8")
+    return template_text("style.css")
 
 
 @lru_cache(maxsize=1)
@@ -19,8 +24,7 @@ def environment() -> Any:
     """The Jinja2 environment (compiled templates are cached per process)."""
     import jinja2
 
-    loader = jinja2.FunctionLoader(
-        lambda name: resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8"))
+    loader = jinja2.FunctionLoader(template_text)
     env = jinja2.Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined)
     env.filters.update(money=fmt.money, number=fmt.number, percent=fmt.percent)

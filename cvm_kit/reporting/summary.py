@@ -51,7 +51,8 @@ def executive_context(study: Study, *, draws: int = 20_000, seed: int = 0, prob:
     dict
         ``rows`` (one per subsegment, the columns of
         :func:`~cvm_kit.executive.executive_summary` plus display texts and
-        ``top``), ``placeholders``, ``figures``, ``business_issue``, ``unit``,
+        ``top``), ``placeholders``, ``flags`` (contradicted or untested
+        hypotheses, :func:`~cvm_kit.hypothesis_tests.hypotheses_flags`), ``figures``, ``business_issue``, ``unit``,
         ``currency``, ``period``, ``offering``, ``segment``, ``draws``, ``seed``.
     """
     from ..values import element_values
@@ -75,8 +76,14 @@ def executive_context(study: Study, *, draws: int = 20_000, seed: int = 0, prob:
         lo, hi = p["perceived_low"], p["perceived_high"]
         rng = f"{fmt.money(lo)} to {fmt.money(hi, study.currency)}" if np.isfinite(lo) and np.isfinite(hi) else ""
         placeholders.append({"name": p["name"], "range": rng})
+    from ..hypothesis_tests import check_hypotheses, hypotheses_flags
+
+    try:
+        flags = hypotheses_flags(check_hypotheses(study))
+    except Exception as exc:  # noqa: BLE001 - the summary stands without the hypothesis checks; say why
+        flags = [f"The hypotheses could not be checked: {exc}"]
     return {
-        "rows": rows, "placeholders": placeholders,
+        "rows": rows, "placeholders": placeholders, "flags": flags,
         "figures": waterfall_figures(study, values=values, totals=totals) if figures else [],
         "business_issue": ex.attrs.get("business_issue", ""), "unit": ex.attrs.get("unit", ""),
         "currency": study.currency, "period": study.period, "offering": study.offering or "the offering",

@@ -4,7 +4,7 @@ Run from anywhere::
 
     python data/examples/make_examples.py
 
-The study is written by :func:`cvm_kit.synthetic.write_example_study` from a
+The study is written by :func:`tools.synthetic.write_example_study` from a
 fixed seed, so running this again reproduces the committed files exactly.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from cvm_kit.synthetic import EXAMPLE_SEED, write_example_study  # noqa: E402
+from tools.synthetic import EXAMPLE_SEED, write_example_study  # noqa: E402
 
 
 def main() -> Path:

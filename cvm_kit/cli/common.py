@@ -1,0 +1,139 @@
+"""Shared pieces of the ``cvm`` command: the STUDY argument, -o, CSV output.
+
+Command modules (``cvm_kit/cli/*.py``) import only this and click at module level;
+everything heavy is imported inside the command bodies so ``cvm --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+
+def example_path() -> Path:
+    """The bundled example study (the wheel's copy, or ``data/examples/pipe_coating`` in a checkout)."""
+    from .. import example_path as _ex
+
+    return _ex()
+
+
+def study_argument(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``STUDY``: a study folder or workbook; defaults to the bundled example."""
+    return click.argument("study", required=False, type=click.Path(path_type=Path))(f)
+
+
+def check_output(path: Path | None) -> Path | None:
+    """Refuse an output path that is a study input (a study's files, a study workbook); see
+    :func:`cvm_kit.io.study_input_reason`. ``None`` and ``-`` (standard output) pass."""
+    if path is not None and str(path) != "-":
+        from ..io import refuse_study_input
+
+        refuse_study_input(path, strict=True)
+    return path
+
+
+def _check_output_param(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    return check_output(value)  # before any work: a refused output fails fast
+
+
+def out_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-o/--output FILE``: where to write the CSV (default: standard output); never a study input."""
+    return click.option("-o", "--output", "output", type=click.Path(path_type=Path), default=None,
+                        callback=_check_output_param,
+                        help="Write CSV here (default: standard output); never over a study's input files.")(f)
+
+
+def load(study: Path | None):
+    """Load the study named on the command line (or the bundled example); its files become write-protected."""
+    from ..io import protect_study
+    from ..study import load_study
+
+    path = study if study is not None else example_path()
+    protect_study(path)
+    return load_study(path)
+
+
+def emit_csv(df, output: Path | None) -> None:
+    """Write a table as guarded CSV to ``output`` (whole or not at all) or stdout.
+
+    An ``output`` that is a study input is refused. On standard output,
+    control characters are replaced (:func:`plain`) so study text cannot
+    drive the terminal.
+    """
+    from ..io import write_csv
+
+    check_output(output)
+    text = write_csv(df, output)
+    if text is not None:
+        sys.stdout.write(plain(text))
+    else:
+        click.echo(plain(f"wrote {output} ({len(df)} rows)"), err=True)
+
+
+_CONTROL = None
+
+
+def plain(text: object) -> str:
+    """Text with control characters replaced, so study text cannot drive the terminal.
+
+    Every C0 control but tab and line feed (so ESC, BEL, NUL, CR, backspace),
+    DEL and every C1 control (CSI ``\\x9b`` ...) becomes ``?``.
+
+    Examples
+    --------
+    >>> plain("a\\x1b[31mb\\x07\\tc")
+    'a?[31mb?\\tc'
+    """
+    global _CONTROL
+    if _CONTROL is None:
+        import re
+
+        _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    return _CONTROL.sub("?", str(text))
+
+
+def warn(msg: str) -> None:
+    """A line on standard error (control characters from study text neutralised)."""
+    click.echo(plain(msg), err=True)
+
+
+_TERMINAL = None
+
+
+class _PlainStream:
+    """A text stream that replaces control characters on their way out (tab, line feed and carriage return,
+    which progress bars need, pass), so no text printed by any command can drive the terminal."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: Any) -> Any:
+        global _TERMINAL
+        if isinstance(text, str):
+            if _TERMINAL is None:
+                import re
+
+                _TERMINAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+            text = _TERMINAL.sub("?", text)
+        return self._stream.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def plain_streams() -> tuple[Any, Any]:
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in control-character filters; return the originals to restore."""
+    old = sys.stdout, sys.stderr
+    if old[0] is not None and not isinstance(old[0], _PlainStream):
+        sys.stdout = _PlainStream(old[0])
+    if old[1] is not None and not isinstance(old[1], _PlainStream):
+        sys.stderr = _PlainStream(old[1])
+    return old

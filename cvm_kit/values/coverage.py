@@ -1,0 +1,82 @@
+"""Which customer has which needed input on file, and which inputs are still missing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CvmError
+from ..study import Study
+from .inputs import measurement_table
+from .phrases import customer_phrases, display_names, needed_for, phrase_users
+
+__all__ = ["input_coverage", "missing_inputs", "require_customer"]
+
+def input_coverage(study: Study) -> pd.DataFrame:
+    """Which customer has which needed input on file.
+
+    An input counts as needed for a customer when an element that is not a
+    point of parity in the customer's subsegment (or the price) rests on it.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, subsegment, phrase, present, needed_by`` for every
+        customer x needed input phrase (constants excluded: they need no
+        fieldwork unless a customer overrides them).
+    """
+    return _coverage(study, only_missing=False)
+
+
+def _coverage(study: Study, *, only_missing: bool) -> pd.DataFrame:
+    phrases = customer_phrases(study)
+    display = display_names(study)
+    users = phrase_users(study)
+    table = measurement_table(study)
+    cust_ids = study.customers["customer_id"].to_numpy(object)
+    subs = study.customers["subsegment"].to_numpy(object)
+    sub_codes = pd.Index(study.subsegment_ids).get_indexer(subs)
+    # presence matrix customers x phrases from the aggregated table, no Python loop per row
+    pidx = {p: j for j, p in enumerate(phrases)}
+    rows = pd.Index(cust_ids).get_indexer(table["customer_id"])
+    cols = table["phrase"].map(pidx).to_numpy(dtype=float, na_value=np.nan)
+    ok = (rows >= 0) & ~np.isnan(cols)
+    present = np.zeros((len(cust_ids), len(phrases)), dtype=bool)
+    present[rows[ok], cols[ok].astype(int)] = True
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("customer_id", "subsegment", "phrase", "present",
+                                                          "needed_by")}
+    for j, p in enumerate(phrases):
+        need = np.array([", ".join(needed_for(study, users.get(p, []), sid)) for sid in study.subsegment_ids] + [""],
+                        dtype=object)
+        needed_by = need[sub_codes]  # code -1 (unknown subsegment) picks the trailing ""
+        keep = needed_by != ""
+        if only_missing:
+            keep &= ~present[:, j]
+        parts["customer_id"].append(cust_ids[keep])
+        parts["subsegment"].append(subs[keep])
+        parts["phrase"].append(np.full(int(keep.sum()), display.get(p, p), dtype=object))
+        parts["present"].append(present[keep, j])
+        parts["needed_by"].append(needed_by[keep])
+    if not phrases:
+        return pd.DataFrame(columns=list(parts))
+    return pd.DataFrame({k: pd.Series(np.concatenate(v), dtype=bool if k == "present" else object)
+                         for k, v in parts.items()})
+
+
+def missing_inputs(study: Study) -> pd.DataFrame:
+    """The inputs still missing, with the elements (or price) waiting for them.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, subsegment, phrase, needed_by``.
+    """
+    cov = _coverage(study, only_missing=True)
+    return cov[["customer_id", "subsegment", "phrase", "needed_by"]].reset_index(drop=True)
+
+
+def require_customer(study: Study, customer_id: str) -> None:
+    """Raise a clear :class:`CvmError` if ``customer_id`` is not in the study."""
+    if customer_id not in set(study.customers["customer_id"]):
+        raise CvmError(f"customer {customer_id!r} is not in {study.path / 'customers.csv'}; "
+                       f"known: {', '.join(map(str, study.customers['customer_id'][:20]))}")

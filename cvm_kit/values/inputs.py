@@ -1,0 +1,336 @@
+"""The inputs of the value equations: measurements aggregated, constants and derived quantities resolved.
+
+Inputs resolve in this order: a customer's own measurement (repeated rows are
+averaged), else a constant of that name, else a derived quantity; a customer
+lacking an input gets a missing value (NaN) for every element that needs it,
+reported by phrase, never a silent 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..equations import Equation, normalize_phrase
+from ..errors import CvmError
+from ..study import SOURCES, Study
+from .phrases import SOURCE_RANK, constants_map, display_names, input_phrases, leaf_phrases
+
+__all__ = ["Environment", "environment", "finite_or_nan", "inherit_reasons", "measurement_table",
+           "subsegment_input_means", "weakest_rank", "what_if_environment"]
+
+_TABLE_COLUMNS = ("customer_id", "variable", "phrase", "value", "source")
+
+
+_TABLE_CACHE: dict[tuple, tuple[list[pd.Series], pd.DataFrame]] = {}
+
+
+def _buffer(series: pd.Series) -> tuple[int, tuple[int, ...]]:
+    """Where a column's data lives (address and shape of its array)."""
+    arr = getattr(series.array, "_ndarray", None)  # numpy-backed extension arrays (python strings)
+    if arr is None:
+        arr = np.asarray(series.array)
+    return arr.__array_interface__["data"][0], arr.shape
+
+
+def _fingerprint(m: pd.DataFrame) -> tuple:
+    """A cache key that changes whenever the measurement columns' content may have changed.
+
+    Under pandas' copy-on-write (the default from pandas 3) any in-place edit
+    (``m.loc[0, "value"] = 99``) of a frame whose columns the cache still
+    holds copies the edited column first, so its address changes: comparing
+    addresses catches it at no cost. The value column's bytes are also hashed
+    (a few ms for 640,000 rows) as a second guard; without copy-on-write
+    (pandas 2) the text columns are hashed too.
+    """
+    import hashlib
+
+    cols = [m[c] for c in _TABLE_COLUMNS]
+    digest = hashlib.blake2b(np.ascontiguousarray(cols[3].to_numpy(dtype=float)).tobytes(), digest_size=16)
+    if not _copy_on_write():
+        for c in (0, 1, 2, 4):
+            digest.update(pd.util.hash_pandas_object(cols[c], index=False).to_numpy().tobytes())
+    return (id(m), len(m), tuple(_buffer(c) for c in cols), digest.hexdigest())
+
+
+def _copy_on_write() -> bool:
+    if int(pd.__version__.split(".")[0]) >= 3:  # always on (reading the option warns)
+        return True
+    return getattr(pd.options.mode, "copy_on_write", False) is True
+
+
+def measurement_table(study: Study) -> pd.DataFrame:
+    """Measurements aggregated per customer and phrase (repeats averaged).
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, phrase, variable, value, n, sd, min, max, source``
+        where ``value`` is the mean of repeated rows, ``sd`` their spread
+        (NaN for a single row), ``source`` the weakest source among them.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> t = cvm.measurement_table(cvm.load_study(cvm.example_path()))
+    >>> int(t["n"].max()) >= 2
+    True
+    """
+    m = study.measurements
+    cache_key = _fingerprint(m)
+    hit = _TABLE_CACHE.get(cache_key)
+    if hit is not None:  # the same columns, unchanged: aggregated already
+        return hit[1].copy()
+    # group on one integer key (customer code x phrase code): far faster than two text keys
+    cc, cu = pd.factorize(m["customer_id"], sort=False)
+    pc, pu = pd.factorize(m["phrase"], sort=False)
+    key = cc.astype(np.int64) * max(len(pu), 1) + pc
+    frame = pd.DataFrame({"key": key, "value": m["value"].to_numpy(float),
+                          "rank": m["source"].map(SOURCE_RANK).to_numpy(float), "row": np.arange(len(key))})
+    g = frame.groupby("key", sort=False)
+    agg = g.agg(value=("value", "mean"), n=("value", "size"), sd=("value", "std"), min=("value", "min"),
+                max=("value", "max"), rank=("rank", "max"), row=("row", "min"))
+    keys = agg.index.to_numpy()
+    out = pd.DataFrame({
+        "customer_id": pd.Series(np.asarray(cu, dtype=object)[keys // max(len(pu), 1)], dtype=object),
+        "phrase": pd.Series(np.asarray(pu, dtype=object)[keys % max(len(pu), 1)], dtype=object),
+        "variable": pd.Series(m["variable"].to_numpy(object)[agg["row"].to_numpy()], dtype=object),
+        "value": agg["value"].to_numpy(), "n": agg["n"].to_numpy(), "sd": agg["sd"].to_numpy(),
+        "min": agg["min"].to_numpy(), "max": agg["max"].to_numpy(),
+    })
+    out["source"] = pd.Series(np.asarray(SOURCES, dtype=object)[agg["rank"].to_numpy(int)], dtype=object)
+    if len(_TABLE_CACHE) > 8:
+        _TABLE_CACHE.clear()
+    # hold the columns themselves: the addresses in the key stay theirs, and under copy-on-write
+    # an in-place edit of the study's frame then copies the column (so its address changes)
+    _TABLE_CACHE[cache_key] = ([m[c] for c in _TABLE_COLUMNS], out)
+    return out.copy()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Resolved inputs for a set of customers (or what-if rows).
+
+    ``values[phrase]`` and ``ranks[phrase]`` are float arrays over the rows;
+    a rank is the source's position in :data:`~cvm_kit.study.SOURCES`
+    (NaN where the input is missing). Values are finite or NaN.
+    """
+
+    ids: np.ndarray
+    subsegments: np.ndarray
+    values: dict[str, np.ndarray]
+    ranks: dict[str, np.ndarray]
+    #: derived phrase -> why each row has no finite value (``""`` if it has one or an input is
+    #: missing), e.g. ``"division by zero in [a] / [b] (in [Hours per tonne])"``; only derived
+    #: quantities with at least one such row are listed.
+    reasons: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _resolve_derived(study: Study, values: dict[str, np.ndarray], ranks: dict[str, np.ndarray],
+                     given: frozenset[str] = frozenset()) -> dict[str, np.ndarray]:
+    """Compute the derived quantities in place; return their reasons (see :attr:`Environment.reasons`)."""
+    n_rows = len(next(iter(values.values()))) if values else 0
+    reasons: dict[str, np.ndarray] = {}
+    for d in study.derived:  # already in evaluation order
+        n = normalize_phrase(d.name)
+        v, own = d.equation.evaluate_with_reasons(values)
+        computed = np.broadcast_to(finite_or_nan(v), (n_rows,))
+        own = np.broadcast_to(own, (n_rows,))
+        if own.any():
+            own = np.where(own != "", own + f" (in [{d.name}])", "").astype(object)
+        why = inherit_reasons(d.equation, own, reasons, n_rows)
+        rank = weakest_rank(d.equation, ranks, n_rows)
+        if n in given:  # a what-if may state a derived quantity outright; derive only its blanks
+            have = ~np.isnan(values[n])
+            values[n] = np.where(have, values[n], computed)
+            ranks[n] = np.where(have, ranks[n], rank)
+            why = np.where(have, "", why).astype(object)
+        else:
+            values[n] = computed
+            ranks[n] = rank
+        if why.any():
+            reasons[n] = why
+    return reasons
+
+
+def inherit_reasons(eq: Equation, own: np.ndarray, reasons: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """Why each row of ``eq`` has no finite value: a derived input's own problem first, else ``own``.
+
+    A derived quantity that divided by zero is NaN where ``eq`` uses it, so
+    ``eq`` itself sees only a NaN operand: its reason is inherited here.
+
+    Parameters
+    ----------
+    eq : Equation
+    own : numpy.ndarray
+        The equation's own reasons per row (``""`` where none).
+    reasons : Mapping[str, numpy.ndarray]
+        Derived phrase -> its reasons (:attr:`Environment.reasons`).
+    n : int
+        Number of rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of ``n`` reasons.
+    """
+    inherited = [reasons[p] for p in eq.phrases if p in reasons]
+    if not inherited:
+        return np.broadcast_to(own, (n,))
+    out = np.full(n, "", dtype=object)
+    for why in inherited + [np.broadcast_to(own, (n,))]:
+        take = (out == "") & (why != "")
+        out[take] = why[take]
+    return out
+
+
+def finite_or_nan(a: np.ndarray) -> np.ndarray:
+    """``a`` as floats, every non-finite entry (inf, -inf, NaN) NaN: a missing value.
+
+    Parameters
+    ----------
+    a : array_like
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float array.
+
+    Examples
+    --------
+    >>> finite_or_nan([1.0, float("inf"), -2.0]).tolist()
+    [1.0, nan, -2.0]
+    """
+    a = np.asarray(a, dtype=float)
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+def weakest_rank(eq: Equation, ranks: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """The least reliable source rank among an equation's inputs, per row.
+
+    Parameters
+    ----------
+    eq : Equation
+    ranks : Mapping[str, numpy.ndarray]
+        Phrase -> source rank per row (:attr:`Environment.ranks`).
+    n : int
+        Number of rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Highest rank per row (NaN where an input is missing); the rank of
+        ``data`` for an equation without phrases.
+    """
+    if not eq.phrases:
+        return np.full(n, float(SOURCE_RANK["data"]))
+    stack = np.vstack([np.broadcast_to(ranks[p], (n,)) for p in eq.phrases])
+    # weakest = highest rank; NaN (missing) propagates
+    return stack.max(axis=0)
+
+
+def environment(study: Study) -> Environment:
+    """Resolve every input phrase for every studied customer.
+
+    Returns
+    -------
+    Environment
+        Arrays aligned with ``study.customers`` rows.
+    """
+    cust = study.customers
+    ids = cust["customer_id"].to_numpy(object)
+    n = len(ids)
+    table = measurement_table(study)
+    pos = pd.Index(ids)
+    values: dict[str, np.ndarray] = {}
+    ranks: dict[str, np.ndarray] = {}
+    rows = pos.get_indexer(table["customer_id"])
+    rank_codes = table["source"].map(SOURCE_RANK).to_numpy(float)
+    for phrase, idx in table.groupby("phrase", sort=False).indices.items():
+        v = np.full(n, np.nan)
+        r = np.full(n, np.nan)
+        v[rows[idx]] = table["value"].to_numpy(float)[idx]
+        r[rows[idx]] = rank_codes[idx]
+        values[phrase] = v
+        ranks[phrase] = r
+    for phrase, (value, rank) in constants_map(study).items():
+        # a customer's own measurement overrides the study-wide constant
+        if phrase in values:
+            have = ~np.isnan(values[phrase])
+            values[phrase] = np.where(have, values[phrase], value)
+            ranks[phrase] = np.where(have, ranks[phrase], rank)
+        else:
+            values[phrase] = np.full(n, float(value))
+            ranks[phrase] = np.full(n, float(rank))
+    reasons = _resolve_derived(study, values, ranks)
+    return Environment(ids, cust["subsegment"].to_numpy(object), values, ranks, reasons)
+
+
+def what_if_environment(study: Study, inputs: pd.DataFrame, subsegment: str | Iterable[str] | None = None,
+                        source: str = "assumption") -> Environment:
+    """An environment from a table of inputs (one row per case, columns = phrases).
+
+    Columns may be written as in the equations (any case/spacing). Missing
+    columns fall back to the study's constants; anything else missing stays
+    missing. Every supplied value is taken to have ``source``.
+    """
+    n = len(inputs)
+    ids = np.asarray(inputs.index, dtype=object)
+    if subsegment is None:
+        subs = inputs["subsegment"].to_numpy(object) if "subsegment" in inputs.columns else np.full(n, None, object)
+    elif isinstance(subsegment, str):
+        subs = np.full(n, subsegment, dtype=object)
+    else:
+        subs = np.asarray(list(subsegment), dtype=object)
+    values: dict[str, np.ndarray] = {}
+    ranks: dict[str, np.ndarray] = {}
+    rank = float(SOURCE_RANK[source])
+    known = set(leaf_phrases(study)) | {normalize_phrase(d.name) for d in study.derived}
+    for c in inputs.columns:
+        if c == "subsegment":
+            continue
+        p = normalize_phrase(str(c))
+        if p not in known:  # a misspelt input would otherwise just leave the result empty
+            import difflib
+
+            close = difflib.get_close_matches(p, sorted(known), n=1, cutoff=0.6)
+            hint = f"; did you mean [{display_names(study).get(close[0], close[0])}]?" if close else ""
+            raise CvmError(f"input column [{c}] is not a phrase any equation of the study uses{hint}")
+        values[p] = pd.to_numeric(inputs[c], errors="coerce").to_numpy(float)
+        ranks[p] = np.where(np.isnan(values[p]), np.nan, rank)
+    given = frozenset(values)
+    for phrase, (value, crank) in constants_map(study).items():
+        if phrase not in values:
+            values[phrase] = np.full(n, float(value))
+            ranks[phrase] = np.full(n, float(crank))
+        else:  # blank cells fall back to the constant, as for studied customers
+            blank = np.isnan(values[phrase])
+            values[phrase] = np.where(blank, float(value), values[phrase])
+            ranks[phrase] = np.where(blank, float(crank), ranks[phrase])
+    derived = {normalize_phrase(d.name) for d in study.derived}
+    for leaves in leaf_phrases(study).values():
+        for p in leaves:
+            if p not in values and p not in derived:
+                values[p] = np.full(n, np.nan)
+                ranks[p] = np.full(n, np.nan)
+    reasons = _resolve_derived(study, values, ranks, given & derived)
+    return Environment(ids, subs, values, ranks, reasons)
+
+
+def subsegment_input_means(study: Study, env: Environment | None = None) -> pd.DataFrame:
+    """Mean of every input phrase per subsegment (the calculator's pre-fill).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by subsegment id, one column per input phrase (display form).
+    """
+    env = env if env is not None else environment(study)
+    display = display_names(study)
+    data = {display.get(p, p): env.values[p] for p in input_phrases(study)}
+    df = pd.DataFrame(data)
+    df["subsegment"] = env.subsegments
+    return df.groupby("subsegment", sort=False).mean().reindex(study.subsegment_ids)

@@ -91,7 +91,7 @@ class KernelPool:
         self._reaper: threading.Timer | None = None
         self.started = 0  # kernels started (for the tests and the benchmark)
 
-    def _new(self, kernel_name: str, imports: Sequence[str], start_timeout: float) -> WarmKernel:
+    def _new(self, kernel_name: str, imports: Sequence[tuple[str, Sequence[str]]], start_timeout: float) -> WarmKernel:
         k = WarmKernel(kernel_name, imports, start_timeout=start_timeout)
         with self._lock:
             self._all.add(k)
@@ -99,13 +99,13 @@ class KernelPool:
         k.start_async()
         return k
 
-    def prestart(self, kernel_name: str, imports: Sequence[str] = (), start_timeout: float = 60) -> None:
+    def prestart(self, kernel_name: str, imports: Sequence[tuple[str, Sequence[str]]] = (), start_timeout: float = 60) -> None:
         """Start a kernel now (in the background) so the first job finds it warm."""
         k = self._new(kernel_name, imports, start_timeout)
         with self._lock:
             self._idle.append(k)
 
-    def acquire(self, kernel_name: str, imports: Sequence[str] = (), *, start_timeout: float = 60) -> WarmKernel:
+    def acquire(self, kernel_name: str, imports: Sequence[tuple[str, Sequence[str]]] = (), *, start_timeout: float = 60) -> WarmKernel:
         """A ready kernel for one job (an idle one, else a new one); raises KernelDied if a new one fails to start."""
         while True:
             with self._lock:

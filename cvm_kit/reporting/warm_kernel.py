@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 #: Imported by every warm kernel before its first notebook (with every cvm_kit module notebooks use).
-BASE_IMPORTS = (("cvm_kit", []), ("cvm_kit.report", []), ("pandas", []), ("matplotlib.pyplot", []))
+BASE_IMPORTS: tuple[tuple[str, list[str]], ...] = (("cvm_kit", []), ("cvm_kit.report", []), ("pandas", []), ("matplotlib.pyplot", []))
 _KERNEL_MODULE = "cvm_kit._warm_kernel"
 _START_ARGS = ["--HistoryManager.enabled=False"]  # no history database: nothing a notebook shows, and no lock races
 
@@ -152,7 +152,8 @@ class WarmKernel:
     blocking methods may be called from any thread.
     """
 
-    def __init__(self, kernel_name: str, imports: Sequence[str] = (), *, start_timeout: float = 60) -> None:
+    def __init__(self, kernel_name: str, imports: Sequence[tuple[str, Sequence[str]]] = (), *,
+                 start_timeout: float = 60) -> None:
         self.kernel_name = kernel_name
         self.imports = [(m, list(n)) for m, n in BASE_IMPORTS]
         self.imports += [(m, list(n)) for m, n in imports if (m, list(n)) not in self.imports]

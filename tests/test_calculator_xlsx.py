@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from xlsx_helpers import cached as _cached
+from xlsx_helpers import defined_names as _names
+from xlsx_helpers import recalc as _recalc
 
 from cvm_kit import values as V
 from cvm_kit.calculator import excel_name, write_calculator
@@ -23,43 +26,6 @@ from cvm_kit.errors import CvmError
 from cvm_kit.study import load_study
 
 TOTALS = ("differential_value", "contention_value", "price_difference", "net_value")
-
-
-def _names(path: Path) -> dict[str, tuple[str, str]]:
-    """Defined name -> (sheet, cell) of the workbook."""
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path)
-    out = {}
-    for name, dn in wb.defined_names.items():
-        sheet, cell = dn.attr_text.split("!")
-        out[name] = (sheet, cell.replace("$", ""))
-    return out
-
-
-def _recalc(path: Path, inputs: dict[str, float] | None = None) -> dict[str, object]:
-    """Recalculate with `formulas`; defined name -> value (float, or the Excel error text)."""
-    import formulas
-
-    model = formulas.ExcelModel().loads(str(path)).finish()
-    names = _names(path)
-    given = {}
-    for name, v in (inputs or {}).items():
-        sheet, cell = names[name]
-        given[f"'[{path.name}]{sheet.upper()}'!{cell}"] = v
-    sol = model.calculate(inputs=given) if given else model.calculate()
-    out = {}
-    for name in names:
-        v = sol[f"'[{path.name}]'!{name.upper()}"].value[0, 0]
-        out[name] = float(v) if isinstance(v, (int, float, np.number)) else str(v)
-    return out
-
-
-def _cached(path: Path) -> dict[str, object]:
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, data_only=True)
-    return {name: wb[sheet][cell].value for name, (sheet, cell) in _names(path).items()}
 
 
 def _expected(study, row: pd.Series, elements: list[str]) -> dict[str, float]:

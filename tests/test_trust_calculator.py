@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from xlsx_helpers import cached as _cached
+from xlsx_helpers import defined_names as _names
+from xlsx_helpers import recalc as _recalc
 
 from cvm_kit import values as V
 from cvm_kit.calculator import write_calculator
@@ -30,45 +33,6 @@ from cvm_kit.errors import CvmError
 from cvm_kit.study import load_study
 
 SCRAP_MAX = "max([Scrap tonnes avoided] * 200 - [Call cost] / [Tonnes], 0)"
-
-
-# --------------------------------------------------------------------------- helpers (as in test_calculator_xlsx)
-
-
-def _names(path: Path) -> dict[str, tuple[str, str]]:
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path)
-    out = {}
-    for name, dn in wb.defined_names.items():
-        sheet, cell = dn.attr_text.split("!")
-        out[name] = (sheet, cell.replace("$", ""))
-    return out
-
-
-def _recalc(path: Path, inputs: dict[str, object] | None = None) -> dict[str, object]:
-    """Recalculate with `formulas`; defined name -> value (float, text, or the Excel error)."""
-    import formulas
-
-    model = formulas.ExcelModel().loads(str(path)).finish()
-    names = _names(path)
-    given = {}
-    for name, v in (inputs or {}).items():
-        sheet, cell = names[name]
-        given[f"'[{path.name}]{sheet.upper()}'!{cell}"] = v
-    sol = model.calculate(inputs=given) if given else model.calculate()
-    out = {}
-    for name in names:
-        v = sol[f"'[{path.name}]'!{name.upper()}"].value[0, 0]
-        out[name] = float(v) if isinstance(v, (int, float, np.number)) else str(v)
-    return out
-
-
-def _cached(path: Path) -> dict[str, object]:
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, data_only=True)
-    return {name: wb[sheet][cell].value for name, (sheet, cell) in _names(path).items()}
 
 
 def _edit_tiny(folder: Path, a1_tonnes: str = "0") -> None:

@@ -1,7 +1,12 @@
-"""Compatibility: the warm-kernel engine lives in :mod:`cvm_kit.reporting.warm` (this name is that module)."""
+"""Compatibility: the warm-kernel engine lives in :mod:`cvm_kit.reporting.warm`."""
 
-import sys
-
-from .reporting import warm as _engine
-
-sys.modules[__name__] = _engine
+from .reporting.warm import (  # noqa: F401 - the engine's public names, as before
+    KernelPool,
+    WarmKernel,
+    execute,
+    kill_all,
+    pool,
+    shutdown,
+    template_imports,
+    worker_init,
+)

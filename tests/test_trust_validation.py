@@ -515,3 +515,24 @@ def test_new_errors_are_exported():
     import cvm_kit as cvm
 
     assert cvm.NotFoundError is errors_mod.NotFoundError and issubclass(cvm.InvalidValueError, (CvmError, ValueError))
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_a_measurement_that_underflows_to_zero_is_an_error(tmp_path, sep):
+    """'1e-400' reads as 0.0: never a silent 0 (issue 10, item 1); '0e-400' is a plain 0."""
+    import shutil
+
+    import cvm_kit as cvm
+
+    d = tmp_path / "s"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny", d)
+    text = (d / "measurements.csv").read_text()
+    text = text.replace("A1,Tonnes,50,", "A1,Tonnes,1e-400,").replace("A2,Tonnes,30,", "A2,Tonnes,0e-400,")
+    if sep == ";":
+        text = "\n".join(line.replace(",", ";") if line.count('"') == 0 else line.replace('",', '";')
+                         for line in text.splitlines()) + "\n"
+    (d / "measurements.csv").write_text(text)
+    rep = cvm.validate(d)
+    msgs = [str(p) for p in rep.errors]
+    assert any("'1e-400' underflows to 0" in m and "measurements.csv" in m for m in msgs), msgs
+    assert not any("0e-400" in m for m in msgs), msgs

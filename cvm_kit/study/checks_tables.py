@@ -11,6 +11,7 @@ message, not one per measurement.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,6 +141,9 @@ def _measured_values(meas: pd.DataFrame, label: str, problems: list[Problem]) ->
     if not pd.api.types.is_numeric_dtype(meas["value"]):
         meas["value"] = map_unique(meas["value"], lambda t: "" if t is None or t is pd.NA else str(t).strip())
         values = pd.to_numeric(map_unique(meas["value"], lambda t: str(t).replace("\u2212", "-")), errors="coerce")
+        # '1e-400' reads as 0: a figure that silently became 0 is an error, like one too large
+        underflow = (values == 0) & map_unique(meas["value"], _nonzero_mantissa).astype(bool)
+        values = values.mask(underflow, np.inf)
     else:
         values = meas["value"].astype(float)
     bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
@@ -149,11 +153,19 @@ def _measured_values(meas: pd.DataFrame, label: str, problems: list[Problem]) ->
         if not text:
             what = "empty value"
         elif np.isinf(x):  # '1e999' or 'inf': the float column no longer holds the text
-            what = "not a finite number (too large, or inf)"
+            tiny = _nonzero_mantissa(text) and re.search(r"[eE]\s*-", text) is not None
+            what = (f"{text[:60]!r} underflows to 0 (too small for a number)" if tiny
+                    else "not a finite number (too large, or inf)")
         else:
             what = f"{text[:60]!r} is not a number{number_hint(text)}"
         problems.append(Problem(label, f"line {line}, column value ([{var[:80]}])", f"{what}; expected a plain number"))
     return values
+
+
+def _nonzero_mantissa(text: object) -> bool:
+    """Whether a number's digits before its exponent are not all zero (``1e-400`` yes, ``0e5`` no)."""
+    mantissa = re.split(r"[eE]", str(text), maxsplit=1)[0]
+    return re.search(r"[1-9]", mantissa) is not None
 
 
 def _collect_unknown(df: pd.DataFrame, cust_ids: set[str], label: str,

@@ -163,6 +163,10 @@ def _tokenizer_message(exc: Exception, sep: str) -> str:
     return f"cannot be read as CSV: {str(exc)[:300]}"
 
 
+# an exponent of -300 or below: the number may underflow to 0 (checked as text, see checks_tables)
+_TINY_EXPONENT = re.compile(r"\d[eE][ \t]*-[ \t]*0*(?:3\d\d|[4-9]\d\d|\d{4,})")
+
+
 def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFrame | None:
     """Read CSV text as an all-text table with a ``line`` column (file line numbers).
 
@@ -178,7 +182,9 @@ def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFram
         header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns]
         # text columns stay exact Python strings; a numeric 'value' column parses in C (comma files only:
         # elsewhere it may hold decimal commas)
-        dtypes = {i: object for i, c in enumerate(header) if c != "value" or sep != ","}
+        # ... unless a number may underflow to 0 (1e-400): then as text, so the check can name it
+        tiny = _TINY_EXPONENT.search(text) is not None
+        dtypes = {i: object for i, c in enumerate(header) if c != "value" or sep != "," or tiny}
         df = pd.read_csv(io.StringIO(text), sep=sep, dtype=dtypes, keep_default_na=False, skip_blank_lines=True)
     except Exception as exc:  # pandas raises several parser error types
         problems.append(Problem(label, "", _tokenizer_message(exc, sep)))

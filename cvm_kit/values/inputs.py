@@ -83,7 +83,7 @@ def measurement_table(study: Study) -> pd.DataFrame:
     cache_key = _fingerprint(m)
     hit = _TABLE_CACHE.get(cache_key)
     if hit is not None:  # the same columns, unchanged: aggregated already
-        return hit[1].copy()
+        return _private_copy(hit[1])
     # group on one integer key (customer code x phrase code): far faster than two text keys
     cc, cu = pd.factorize(m["customer_id"], sort=False)
     pc, pu = pd.factorize(m["phrase"], sort=False)
@@ -107,7 +107,12 @@ def measurement_table(study: Study) -> pd.DataFrame:
     # hold the columns themselves: the addresses in the key stay theirs, and under copy-on-write
     # an in-place edit of the study's frame then copies the column (so its address changes)
     _TABLE_CACHE[cache_key] = ([m[c] for c in _TABLE_COLUMNS], out)
-    return out.copy()
+    return _private_copy(out)
+
+
+def _private_copy(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy the caller may change without touching the cached table: lazy under copy-on-write (free)."""
+    return df.copy(deep=not _copy_on_write())
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ demo: install system-deps
 test: install system-deps
 	$(PY) -m ruff check cvm_kit tests tools
 	$(PY) tools/mypy_baseline.py
+	$(PY) -m pytest --doctest-modules cvm_kit $(PYTEST_ARGS)   # the docstring examples
 	$(PY) -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
 	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 

@@ -201,8 +201,10 @@ def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFram
         if c == "note":
             continue
         if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
-            # once per distinct value (ids, phrases, sources: few), not per row
-            df[c] = map_unique(df[c], lambda t: str(t).strip())
+            # once per distinct value (ids, phrases, sources: few), not per row; the column keeps its dtype
+            # (pandas >= 3 reads text as its str dtype, as the workbook form does)
+            stripped = map_unique(df[c], lambda t: str(t).strip())
+            df[c] = stripped if df[c].dtype == object else stripped.astype(df[c].dtype)
     if sep != ",":
         _decimal_commas(df, sep, label, problems)
     return df

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _timing import best_of
+from _timing import best_of, main
 
 
 def run(study_path: Path, repeat: int = 3) -> dict[str, float]:
@@ -48,8 +48,4 @@ def run(study_path: Path, repeat: int = 3) -> dict[str, float]:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from run import big_study
-
-    for k, val in run(Path(sys.argv[1]) if len(sys.argv) > 1 else big_study()).items():
-        print(f"  {k:<80} {val:>10.3f}")
+    main(run, width=80)

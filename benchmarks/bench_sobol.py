@@ -10,10 +10,9 @@ directly: ``python benchmarks/bench_sobol.py [STUDY]``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from _timing import best_of
+from _timing import best_of, main
 
 
 def run(study_path: Path, repeat: int = 3) -> dict[str, float]:
@@ -43,14 +42,5 @@ def run(study_path: Path, repeat: int = 3) -> dict[str, float]:
     return res
 
 
-if __name__ == "__main__":
-    here = Path(__file__).resolve().parent
-    if len(sys.argv) > 1:
-        path = Path(sys.argv[1])
-    else:
-        sys.path.insert(0, str(here))
-        from run import big_study
-
-        path = big_study()
-    for k, val in run(path).items():
-        print(f"  {k:<70} {val:>10.3f}")
+if __name__ == "__main__":  # pragma: no cover
+    main(run)

@@ -9,10 +9,9 @@ Run with ``python benchmarks/run.py --only statistics`` or directly:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from _timing import best_of
+from _timing import best_of, main
 
 
 def _best(fn, repeat: int = 3) -> float:
@@ -62,14 +61,5 @@ def run(study_path: Path, repeat: int = 3) -> dict[str, float]:
     return res
 
 
-if __name__ == "__main__":
-    here = Path(__file__).resolve().parent
-    if len(sys.argv) > 1:
-        path = Path(sys.argv[1])
-    else:
-        sys.path.insert(0, str(here))
-        from run import big_study
-
-        path = big_study()
-    for k, val in run(path).items():
-        print(f"  {k:<70} {val:>10.3f}")
+if __name__ == "__main__":  # pragma: no cover
+    main(run)

@@ -46,18 +46,57 @@ def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
     return out
 
 
-def _grouped_describe(df: pd.DataFrame, keys: list[str], value: str, confidence: float) -> pd.DataFrame:
-    """Vectorised :func:`describe` per group (the same numbers, without a Python loop per group)."""
-    g = df.dropna(subset=[value]).groupby(keys, sort=False)[value]
-    out = g.agg(n="size", mean="mean", sd="std", min="min", max="max")
-    out["n"] = out["n"].astype(int)
-    out.loc[out["n"] < 2, "sd"] = np.nan
-    out["se"] = out["sd"] / np.sqrt(out["n"])
-    tcrit = t_quantile(0.5 + confidence / 2, np.maximum(out["n"].to_numpy() - 1, 1))
-    half = np.where(out["n"] >= 2, tcrit * out["se"], np.nan)
-    out["ci_low"] = out["mean"] - half
-    out["ci_high"] = out["mean"] + half
-    return out.reset_index()
+def _grouped_describe(df: pd.DataFrame, keys: list[str], value: str, confidence: float,
+                      extra: dict[str, tuple[str, str]] | None = None) -> pd.DataFrame:
+    """Vectorised :func:`describe` per group (the same numbers, without a Python loop per group).
+
+    Groups in order of first appearance; rows without a value or with a
+    missing key are left out (as ``groupby``). ``extra`` adds named means over
+    the rows with a value, e.g. ``{"share": ("from_data", "mean")}`` (NaN skipped).
+    """
+    d = df[df[value].notna()]
+    combined = np.zeros(len(d), dtype=np.int64)
+    uniques = []
+    for k in keys:  # one integer per key combination: numpy sums per group, no hashing of tuples
+        c, u = pd.factorize(d[k])
+        combined = combined * (len(u) + 1) + c + 1  # +1: a missing key (-1) becomes 0
+        uniques.append(np.asarray(u, dtype=object))
+    ok = np.ones(len(d), dtype=bool)
+    for k in keys:
+        ok &= d[k].notna().to_numpy()
+    group, combos = pd.factorize(combined[ok])
+    x = d[value].to_numpy(dtype=float)[ok]
+    n_groups = len(combos)
+    n = np.bincount(group, minlength=n_groups)
+    mean = np.bincount(group, weights=x, minlength=n_groups) / np.maximum(n, 1)
+    dev = x - mean[group]  # two passes: the spread of close values stays exact
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.where(n >= 2, np.sqrt(np.bincount(group, weights=dev * dev, minlength=n_groups) / (n - 1)), np.nan)
+    order = np.argsort(group, kind="stable")
+    starts = np.searchsorted(group[order], np.arange(n_groups))
+    out: dict[str, object] = {}
+    rest = np.asarray(combos, dtype=np.int64)
+    for k, u in zip(reversed(keys), reversed(uniques)):  # decode the combined key, last key first
+        out[k] = u[rest % (len(u) + 1) - 1]
+        rest = rest // (len(u) + 1)
+    frame = pd.DataFrame({k: out[k] for k in keys})
+    frame["n"], frame["mean"], frame["sd"] = n.astype(int), mean, sd
+    frame["min"] = np.minimum.reduceat(x[order], starts) if n_groups else np.array([], dtype=float)
+    frame["max"] = np.maximum.reduceat(x[order], starts) if n_groups else np.array([], dtype=float)
+    for name, (col, how) in (extra or {}).items():
+        if how != "mean":
+            raise ValueError(f"only means can be added, not {how!r}")
+        y = d[col].to_numpy(dtype=float)[ok]
+        have = ~np.isnan(y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frame[name] = (np.bincount(group, weights=np.where(have, y, 0.0), minlength=n_groups)
+                           / np.bincount(group, weights=have, minlength=n_groups))
+    frame["se"] = frame["sd"] / np.sqrt(frame["n"])
+    tcrit = t_quantile(0.5 + confidence / 2, np.maximum(n - 1, 1)) if n_groups else np.array([], dtype=float)
+    half = np.where(n >= 2, tcrit * frame["se"].to_numpy(), np.nan)
+    frame["ci_low"] = frame["mean"] - half
+    frame["ci_high"] = frame["mean"] + half
+    return frame
 
 
 def summarize(study: Study, values: pd.DataFrame | None = None, *, confidence: float = 0.95,
@@ -97,33 +136,25 @@ def summarize(study: Study, values: pd.DataFrame | None = None, *, confidence: f
     ['all']
     """
     values = values if values is not None else element_values(study)
-    v = values.copy()
-    v["from_data"] = (v["weakest_source"] == "data").astype(float)
-    v.loc[v["weakest_source"].isna() | v["value"].isna(), "from_data"] = np.nan
-    per_sub = _grouped_describe(v, ["element_id", "subsegment"], "value", confidence)
-    overall = _grouped_describe(v, ["element_id"], "value", confidence).assign(subsegment=ALL)
-    share_sub = v.groupby(["element_id", "subsegment"], sort=False)["from_data"].mean().rename("share_from_data")
-    share_all = v.groupby(["element_id"], sort=False)["from_data"].mean().rename("share_from_data")
-
-    rows = []
-    stats_sub = per_sub.set_index(["element_id", "subsegment"])
-    stats_all = overall.set_index("element_id")
-    cols = ["n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max"]
+    v = values[["element_id", "subsegment", "value"]].copy(deep=False)
+    # a value resting on data inputs only; a row without a value has no share (it is dropped before grouping)
+    v["from_data"] = np.where(values["weakest_source"].isna().to_numpy(), np.nan,
+                              (values["weakest_source"] == "data").to_numpy(dtype=float))
+    share = {"share_from_data": ("from_data", "mean")}
+    cols = ["n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max", "share_from_data"]
+    stats_sub = _grouped_describe(v, ["element_id", "subsegment"], "value", confidence, share).set_index(
+        ["element_id", "subsegment"])[cols].to_dict("index")
+    stats_all = _grouped_describe(v, ["element_id"], "value", confidence, share).set_index("element_id")[
+        cols].to_dict("index")
     empty = {c: (0 if c == "n" else np.nan) for c in cols}
+    rows = []
     for e in study.elements:
         if not e.quantified:
             continue
         for sid in study.subsegment_ids + [ALL]:
-            if sid == ALL:
-                rec = stats_all.loc[e.id, cols].to_dict() if e.id in stats_all.index else dict(empty)
-                share = share_all.get(e.id, np.nan)
-                status = e.status
-            else:
-                key = (e.id, sid)
-                rec = stats_sub.loc[key, cols].to_dict() if key in stats_sub.index else dict(empty)
-                share = share_sub.get(key, np.nan)
-                status = e.status_for(sid)
-            rows.append({"element_id": e.id, "status": status, "subsegment": sid, **rec, "share_from_data": share})
+            rec = stats_all.get(e.id, empty) if sid == ALL else stats_sub.get((e.id, sid), empty)
+            status = e.status if sid == ALL else e.status_for(sid)
+            rows.append({"element_id": e.id, "status": status, "subsegment": sid, **rec})
     out = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     out["n"] = out["n"].fillna(0).astype(int)
     if bootstrap:

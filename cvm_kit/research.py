@@ -488,7 +488,7 @@ def fieldwork_by_customer(study: Study, today: Any = None) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     st["overdue"] = (st["next_date"] < day).fillna(False).astype(bool) & (st["stage"] != "declined")
     miss = missing_inputs(study).groupby("customer_id", sort=False)["phrase"].agg("; ".join)
-    st["missing_inputs"] = st["customer_id"].map(miss).fillna("").astype(object)
+    st["missing_inputs"] = st["customer_id"].map(miss).astype(object).fillna("")  # none missing: all NaN floats
     return st[cols].reset_index(drop=True)
 
 

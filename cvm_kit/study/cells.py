@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..equations import normalize_phrase
 from ..errors import Problem
+from .factors import factorize, map_codes
 from .yamlsafe import short_repr
 
 
@@ -88,12 +89,11 @@ def check_control_column(df: pd.DataFrame, col: str, label: str, what: str, prob
     """One error per distinct id or name of ``col`` holding a control character (first line, count)."""
     if col not in df.columns:
         return
-    vals = df[col]
-    uniq = pd.unique(vals)
-    bad = [u for u in uniq if control_char(u)]
-    for u in bad:
-        hit = (vals == u).to_numpy()
-        lines = df["line"].to_numpy()[hit]
+    codes, uniques = factorize(df[col])
+    for i, u in enumerate(uniques):
+        if not control_char(u):
+            continue
+        lines = df["line"].to_numpy()[codes == i]
         more = f" (and {len(lines) - 1} more row(s))" if len(lines) > 1 else ""
         problems.append(Problem(label, f"line {lines[0]}, column {col}", control_problem(u, what) + more))
 
@@ -120,18 +120,25 @@ def plain_number(text: str) -> str:
     return re.sub(r"[, '\u00a0\u202f]", "", t)
 
 
-def map_unique(col: pd.Series, fn: Callable[[Any], Any]) -> pd.Series:
-    """Apply ``fn`` once per distinct value of a text column (600k rows, few distinct values)."""
-    codes, uniques = pd.factorize(col, use_na_sentinel=False)
-    mapped = np.empty(len(uniques), dtype=object)
-    mapped[:] = [fn(u) for u in uniques]
-    return pd.Series(mapped[codes], index=col.index, dtype=object)
+def map_unique(col: pd.Series, fn: Callable[[Any], Any], remember: bool = False) -> pd.Series:
+    """Apply ``fn`` once per distinct value of a text column (600k rows, few distinct values).
+
+    ``remember`` keeps the result's factorization for later checks
+    (:mod:`cvm_kit.study.factors`): for columns the study keeps.
+    """
+    return map_codes(col, fn, remember=remember)
 
 
 def normalize_column(col: pd.Series) -> pd.Series:
-    """normalize_phrase over a column, once per distinct text (600k rows, ~100 phrases)."""
-    uniq = {u: normalize_phrase(u) for u in col.unique()}
-    return col.map(uniq)
+    """normalize_phrase over a column, once per distinct text (600k rows, ~100 phrases); keeps a str dtype."""
+    return map_codes(col, normalize_phrase, col.dtype if isinstance(col.dtype, pd.StringDtype) else object)
+
+
+def rows_where(col: pd.Series, pred: Callable[[Any], bool]) -> np.ndarray:
+    """Boolean mask of the rows whose value satisfies ``pred`` (asked once per distinct value)."""
+    codes, uniques = factorize(col)
+    hit = np.fromiter((bool(pred(u)) for u in uniques), dtype=bool, count=len(uniques))
+    return hit[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
 def parse_date(text: str) -> _dt.date | None:

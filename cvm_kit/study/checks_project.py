@@ -20,6 +20,7 @@ import pandas as pd
 from ..equations import Equation, EquationError, normalize_phrase, parse
 from ..errors import Problem
 from .cells import BRACKETED, closest_phrase, control_char, control_problem
+from .factors import factorize, first_rows
 from .model import ALL, PROJECT_FILE, SOURCES, Charter, Constant, Element, Subsegment
 from .read import RawStudy
 from .schema import ProjectModel, project_model
@@ -263,11 +264,15 @@ def derived_order(derived_eqs: dict[str, tuple[str, Equation]], label: str, prob
 def check_phrases(parts: ProjectParts, measurements: pd.DataFrame | None, mlabel: str,
                   problems: list[Problem]) -> None:
     """Every phrase an equation uses resolves; no name is both derived and measured; unused measurements warned."""
-    measured: set[str] = set(measurements["phrase"].unique()) if measurements is not None else set()
+    measured: set[str] = set()
     measured_as: dict[str, str] = {}
+    first_of: dict[str, int] = {}
     if measurements is not None:
-        firsts = measurements.drop_duplicates("phrase")
-        measured_as = dict(zip(firsts["phrase"], firsts["variable"]))
+        codes, phrases = factorize(measurements["phrase"])  # remembered from the checks: no pass over the rows
+        firsts = first_rows(codes, len(phrases))
+        measured = set(phrases)
+        measured_as = dict(zip(phrases, measurements["variable"].to_numpy(object)[firsts]))
+        first_of = dict(zip(phrases, firsts.tolist()))
     for n, (dname, _) in parts.derived.items():
         if n in measured:
             problems.append(Problem(parts.label, f"derived (name={dname})", f"[{dname}] is both derived and measured "
@@ -284,7 +289,7 @@ def check_phrases(parts: ProjectParts, measurements: pd.DataFrame | None, mlabel
                                     f"not a constant and not derived{closest_phrase(shown, cands)}"))
     needed_as = {x: display.get(x, x) for x in parts.needs}
     for p in sorted(measured - set(parts.needs) - parts.loose):
-        row = measurements.loc[measurements["phrase"] == p].iloc[0]
+        row = measurements.iloc[first_of[p]]
         problems.append(Problem(mlabel, f"line {row['line']}, column variable",
                                 f"[{row['variable']}] is measured but no equation uses it"
                                 f"{closest_phrase(p, needed_as)}", "warning"))

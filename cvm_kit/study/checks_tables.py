@@ -30,6 +30,7 @@ from .cells import (
     parse_date,
     plain_number,
     required_columns,
+    rows_where,
     text_of,
     to_number,
 )
@@ -99,17 +100,20 @@ def check_measurements(raw: RawStudy, customers: Customers, problems: list[Probl
     label = raw.labels.get(MEASUREMENTS_FILE, MEASUREMENTS_FILE)
     if meas is None or not required_columns(meas, label, ("customer_id", "variable", "value", "source"), problems):
         return None
-    meas = meas.copy()
+    meas = meas.copy(deep=False)  # columns are replaced, never edited: the raw table stays as read
     for col in ("reliability", "note"):
         if col not in meas.columns:
             meas[col] = ""
     values = _measured_values(meas, label, problems)
-    src = map_unique(meas["source"], str.lower)
-    for line, text in zip(meas.loc[~src.isin(SOURCES), "line"], meas.loc[~src.isin(SOURCES), "source"]):
+    # source, reliability and the id checks work per distinct value (cvm_kit.study.factors): 600,000 rows
+    # hold a few hundred distinct ids and phrases
+    src = map_unique(meas["source"], str.lower, remember=True)
+    badsrc = rows_where(src, lambda t: t not in SOURCES)
+    for line, text in zip(meas.loc[badsrc, "line"], meas.loc[badsrc, "source"]):
         problems.append(Problem(label, f"line {line}, column source",
                                 f"{text[:60]!r} is not a source word; expected one of {', '.join(SOURCES)}"))
-    rel = map_unique(meas["reliability"], str.lower)
-    badrel = ~(rel.isin(RELIABILITIES) | (rel == ""))
+    rel = map_unique(meas["reliability"], str.lower, remember=True)
+    badrel = rows_where(rel, lambda t: t not in RELIABILITIES and t != "")
     for line, text in zip(meas.loc[badrel, "line"], meas.loc[badrel, "reliability"]):
         problems.append(Problem(label, f"line {line}, column reliability",
                                 f"{text[:60]!r}; expected one of {', '.join(RELIABILITIES)} or empty"))
@@ -117,7 +121,7 @@ def check_measurements(raw: RawStudy, customers: Customers, problems: list[Probl
     check_control_column(meas, "variable", label, "a variable (a phrase of the word equations)", problems)
     if customers.ids:
         _collect_unknown(meas, customers.ids, label, customers.unknown_refs)
-    for line in meas.loc[meas["variable"] == "", "line"]:
+    for line in meas.loc[rows_where(meas["variable"], lambda t: t == ""), "line"]:
         problems.append(Problem(label, f"line {line}, column variable",
                                 "empty variable; expected a phrase used by an equation"))
     return pd.DataFrame({
@@ -129,7 +133,7 @@ def check_measurements(raw: RawStudy, customers: Customers, problems: list[Probl
         "reliability": rel,
         "note": meas["note"],
         "line": meas["line"].astype(int),
-    })
+    }, copy=False)  # the columns are fresh or the raw table's (never edited): no copy needed
 
 
 def _measured_values(meas: pd.DataFrame, label: str, problems: list[Problem]) -> pd.Series:
@@ -171,7 +175,7 @@ def _nonzero_mantissa(text: object) -> bool:
 def _collect_unknown(df: pd.DataFrame, cust_ids: set[str], label: str,
                      unknown_refs: UnknownRefs) -> None:
     """Record the rows of ``df`` whose customer_id is not in customers.csv, grouped by id."""
-    unknown = ~df["customer_id"].isin(cust_ids) & (df["customer_id"] != "")
+    unknown = rows_where(df["customer_id"], lambda t: t not in cust_ids and t != "")
     if not unknown.any():
         return
     for cid, lines in df.loc[unknown].groupby("customer_id", sort=False)["line"]:

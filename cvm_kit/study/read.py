@@ -23,6 +23,7 @@ import yaml
 
 from ..errors import Problem
 from .cells import map_unique
+from .factors import from_codes
 from .model import (
     CUSTOMERS_FILE,
     MEASUREMENTS_FILE,
@@ -96,6 +97,8 @@ def _decode(raw: bytes, label: str, problems: list[Problem]) -> str | None:
                     f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8 (CSV UTF-8 in Excel)")
         )
         return None
+    if "\r" not in text:  # one scan of a 40 MB file, not two copies
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -109,7 +112,11 @@ _SEPARATOR_NAMES = {",": "','", ";": "';'", "\t": "tab"}
 
 def _separator(text: str) -> str:
     """The field separator, from the header line: ',' unless ';' or tab is clearly it (Excel in many locales)."""
-    head = next((ln for ln in text.split("\n") if ln.strip()), "")
+    head, pos = "", 0
+    while pos < len(text) and not head.strip():  # the first non-blank line, without splitting the whole file
+        nl = text.find("\n", pos)
+        nl = len(text) if nl < 0 else nl
+        head, pos = text[pos:nl], nl + 1
     head = re.sub(r'"[^"]*"', "", head)  # separators inside quoted names do not count
     counts = {s: head.count(s) for s in (",", ";", "\t")}
     best = max(counts, key=lambda s: (counts[s], s == ","))
@@ -165,28 +172,71 @@ def _tokenizer_message(exc: Exception, sep: str) -> str:
 
 # an exponent of -300 or below: the number may underflow to 0 (checked as text, see checks_tables)
 _TINY_EXPONENT = re.compile(r"\d[eE]-0*(?:3\d\d|[4-9]\d\d|\d{4,})")
+# ids, phrases and words: few distinct values over many rows, so read as categories (one string object per
+# distinct value, parsed in C), stripped once per distinct value, and handed on as text columns whose
+# factorization is remembered (:mod:`cvm_kit.study.factors`)
+_FACTOR_COLUMNS = {"customer_id", "prospect_id", "subsegment", "variable", "source", "reliability", "step",
+                   "status", "element_id"}
 
 
-def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFrame | None:
+def _header(text: str, sep: str) -> list[str]:
+    """The header's column names, parsed from the start of the file (the whole file only if it must)."""
+    try:
+        cols = pd.read_csv(io.StringIO(text[: 1 << 16]), sep=sep, nrows=0).columns
+    except Exception:  # a header longer than the prefix: parse the whole text
+        cols = pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns
+    return [str(c).strip() for c in cols]
+
+
+def _may_underflow(text: str) -> bool:
+    """Whether the text holds a number that may read as 0 although its digits are not all zero (1e-400)."""
+    # a substring test first: the regex over a 20 MB file costs a fifth of a second
+    return ("e-" in text or "E-" in text) and _TINY_EXPONENT.search(text) is not None
+
+
+def _parse(data: bytes, sep: str, header: list[str], value_as_text: bool) -> pd.DataFrame:
+    dtypes: dict[int, Any] = {}
+    for i, c in enumerate(header):
+        if c in _FACTOR_COLUMNS:
+            dtypes[i] = "category"
+        elif c != "value" or value_as_text:
+            dtypes[i] = object
+    # bytes, not a StringIO: pandas' C reader then skips a second decoding pass (half the time)
+    return pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, keep_default_na=False,
+                       skip_blank_lines=True)
+
+
+def _factor_to_text(col: pd.Series) -> pd.Series:
+    """A category column as read, stripped once per distinct value, as the text column it stands for."""
+    cats = col.cat.categories
+    stripped = np.array([str(c).strip() for c in cats], dtype=object)
+    new_codes, uniques = pd.factorize(stripped, use_na_sentinel=False)  # ' a' and 'a' become one value
+    codes = np.asarray(new_codes)[col.cat.codes.to_numpy()]
+    return from_codes(codes, np.asarray(uniques, dtype=object), col.index, cats.dtype)
+
+
+def read_csv_text(text: str, label: str, problems: list[Problem], data: bytes | None = None) -> pd.DataFrame | None:
     """Read CSV text as an all-text table with a ``line`` column (file line numbers).
 
     The separator is ',' unless the header is clearly ';'- or tab-separated
     (as Excel saves CSV in many European locales); such files may use decimal
     commas, read as numbers when unambiguous (see :func:`_decimal_commas`).
+    Every cell is stripped of surrounding spaces except in ``note`` columns.
+    ``data``, when given, is ``text`` as UTF-8 bytes (saves encoding it again).
     """
-    if not text.strip():
+    if not text or text.isspace():
         problems.append(Problem(label, "", "the file is empty; expected a header row and data rows"))
         return None
     sep = _separator(text)
     try:
-        header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns]
-        # text columns stay exact Python strings; a numeric 'value' column parses in C (comma files only:
-        # elsewhere it may hold decimal commas)
-        # ... unless a number may underflow to 0 (1e-400): then as text, so the check can name it
-        # (a substring test first: the regex over a 20 MB file costs a fifth of a second)
-        tiny = ("e-" in text or "E-" in text) and _TINY_EXPONENT.search(text) is not None
-        dtypes = {i: object for i, c in enumerate(header) if c != "value" or sep != "," or tiny}
-        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=dtypes, keep_default_na=False, skip_blank_lines=True)
+        header = _header(text, sep)
+        # a numeric 'value' column parses in C (comma files only: elsewhere it may hold decimal commas)
+        data = data if data is not None else text.encode("utf-8")
+        df = _parse(data, sep, header, value_as_text=sep != ",")
+        if "value" in header and pd.api.types.is_float_dtype(df.iloc[:, header.index("value")]):
+            # ... unless a number read as 0 may have underflowed (1e-400): then as text, so the check can name it
+            if (df.iloc[:, header.index("value")].to_numpy() == 0).any() and _may_underflow(text):
+                df = _parse(data, sep, header, value_as_text=True)
     except Exception as exc:  # pandas raises several parser error types
         problems.append(Problem(label, "", _tokenizer_message(exc, sep)))
         return None
@@ -197,12 +247,10 @@ def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFram
         return None
     df["line"] = _line_numbers(text, len(df), sep)
     for c in header:
-        # free-text notes keep their spacing (and skipping them saves a pass over 600k rows)
-        if c == "note":
-            continue
-        if df[c].dtype == object or pd.api.types.is_string_dtype(df[c]):
-            # once per distinct value (ids, phrases, sources: few), not per row; the column keeps its dtype
-            # (pandas >= 3 reads text as its str dtype, as the workbook form does)
+        if isinstance(df[c].dtype, pd.CategoricalDtype):
+            df[c] = _factor_to_text(df[c])
+        elif c != "note" and (df[c].dtype == object or pd.api.types.is_string_dtype(df[c])):
+            # free-text notes keep their spacing; other text once per distinct value, keeping the column's dtype
             stripped = map_unique(df[c], lambda t: str(t).strip())
             df[c] = stripped if df[c].dtype == object else stripped.astype(df[c].dtype)
     if sep != ",":
@@ -265,7 +313,9 @@ def read_raw(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
         if name.endswith(".csv"):
             text = _decode(raw, name, problems)
             if text is not None:
-                df = read_csv_text(text, name, problems)
+                # the file's own bytes when the text is exactly them decoded (no BOM, no CR): no re-encoding
+                same = not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
+                df = read_csv_text(text, name, problems, data=raw if same else None)
                 if df is not None:
                     tables[name] = df
     labels = {n: n for n in tables}

@@ -182,6 +182,28 @@ def _walk(root: yaml.Node) -> tuple[list[YamlProblem], dict[tuple[Any, ...], int
     return problems, lines, bomb
 
 
+def _loader(text: str) -> Any:
+    """libyaml's C parser when present (ten times faster) after an iterative nesting check, else :class:`_Loader`."""
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None:
+        return _Loader(text)
+    depth = 0
+    # the C composer recurses once per level as well: count the levels on the event stream first
+    try:
+        for event in yaml.parse(text, Loader=c_loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _TooDeep(event.start_mark)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:  # libyaml's own limit (1,000 levels) may stop its scanner first
+        if "nesting depth" in str(exc.problem or ""):
+            raise _TooDeep(exc.problem_mark) from None
+        raise
+    return c_loader(text)
+
+
 def load_yaml(text: str) -> tuple[Any, list[YamlProblem], dict[tuple[Any, ...], int]]:
     """Parse YAML text safely: (data, problems, line of each key path).
 
@@ -195,7 +217,7 @@ def load_yaml(text: str) -> tuple[Any, list[YamlProblem], dict[tuple[Any, ...], 
         For malformed YAML (with ``problem_mark``), also for nesting beyond
         :data:`MAX_DEPTH`.
     """
-    loader = _Loader(text)
+    loader = _loader(text)
     try:
         root = loader.get_single_node()
         if root is None:

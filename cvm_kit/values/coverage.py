@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..errors import CvmError
 from ..study import Study
+from ..study.factors import factorize
 from .inputs import measurement_table
 from .phrases import customer_phrases, display_names, needed_for, phrase_users
 
@@ -38,11 +39,13 @@ def _coverage(study: Study, *, only_missing: bool) -> pd.DataFrame:
     sub_codes = pd.Index(study.subsegment_ids).get_indexer(subs)
     # presence matrix customers x phrases from the aggregated table, no Python loop per row
     pidx = {p: j for j, p in enumerate(phrases)}
-    rows = pd.Index(cust_ids).get_indexer(table["customer_id"])
-    cols = table["phrase"].map(pidx).to_numpy(dtype=float, na_value=np.nan)
-    ok = (rows >= 0) & ~np.isnan(cols)
+    cc, cids = factorize(table["customer_id"])  # per distinct id and phrase, then by code
+    pc, tphrases = factorize(table["phrase"])
+    rows = pd.Index(cust_ids).get_indexer(cids)[cc] if len(cc) else np.zeros(0, dtype=np.int64)
+    cols = np.array([pidx.get(p, -1) for p in tphrases], dtype=np.int64)[pc] if len(pc) else rows
+    ok = (rows >= 0) & (cols >= 0)
     present = np.zeros((len(cust_ids), len(phrases)), dtype=bool)
-    present[rows[ok], cols[ok].astype(int)] = True
+    present[rows[ok], cols[ok]] = True
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("customer_id", "subsegment", "phrase", "present",
                                                           "needed_by")}
     for j, p in enumerate(phrases):

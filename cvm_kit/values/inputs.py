@@ -17,6 +17,7 @@ import pandas as pd
 from ..equations import Equation, normalize_phrase
 from ..errors import CvmError
 from ..study import SOURCES, Study
+from ..study.factors import factorize, first_rows, from_codes
 from .phrases import SOURCE_RANK, constants_map, display_names, input_phrases, leaf_phrases
 
 __all__ = ["Environment", "environment", "finite_or_nan", "inherit_reasons", "measurement_table",
@@ -84,30 +85,81 @@ def measurement_table(study: Study) -> pd.DataFrame:
     hit = _TABLE_CACHE.get(cache_key)
     if hit is not None:  # the same columns, unchanged: aggregated already
         return _private_copy(hit[1])
-    # group on one integer key (customer code x phrase code): far faster than two text keys
-    cc, cu = pd.factorize(m["customer_id"], sort=False)
-    pc, pu = pd.factorize(m["phrase"], sort=False)
-    key = cc.astype(np.int64) * max(len(pu), 1) + pc
-    frame = pd.DataFrame({"key": key, "value": m["value"].to_numpy(float),
-                          "rank": m["source"].map(SOURCE_RANK).to_numpy(float), "row": np.arange(len(key))})
-    g = frame.groupby("key", sort=False)
-    agg = g.agg(value=("value", "mean"), n=("value", "size"), sd=("value", "std"), min=("value", "min"),
-                max=("value", "max"), rank=("rank", "max"), row=("row", "min"))
-    keys = agg.index.to_numpy()
-    out = pd.DataFrame({
-        "customer_id": pd.Series(np.asarray(cu, dtype=object)[keys // max(len(pu), 1)], dtype=object),
-        "phrase": pd.Series(np.asarray(pu, dtype=object)[keys % max(len(pu), 1)], dtype=object),
-        "variable": pd.Series(m["variable"].to_numpy(object)[agg["row"].to_numpy()], dtype=object),
-        "value": agg["value"].to_numpy(), "n": agg["n"].to_numpy(), "sd": agg["sd"].to_numpy(),
-        "min": agg["min"].to_numpy(), "max": agg["max"].to_numpy(),
-    })
-    out["source"] = pd.Series(np.asarray(SOURCES, dtype=object)[agg["rank"].to_numpy(int)], dtype=object)
+    out = _aggregate(m)
     if len(_TABLE_CACHE) > 8:
         _TABLE_CACHE.clear()
     # hold the columns themselves: the addresses in the key stay theirs, and under copy-on-write
     # an in-place edit of the study's frame then copies the column (so its address changes)
     _TABLE_CACHE[cache_key] = ([m[c] for c in _TABLE_COLUMNS], out)
     return _private_copy(out)
+
+
+def _aggregate(m: pd.DataFrame) -> pd.DataFrame:
+    """The measurement rows grouped per customer and phrase, groups in order of their first row."""
+    # one integer key (customer code x phrase code) from the factorizations loading already made
+    cc, cu = factorize(m["customer_id"])
+    pc, pu = factorize(m["phrase"])
+    n_p = max(len(pu), 1)
+    group, keys, first = _groups(cc.astype(np.int64) * n_p + pc, max(len(cu), 1) * n_p)
+    value = m["value"].to_numpy(dtype=float, na_value=np.nan)
+    sc, su = factorize(m["source"])
+    rank = np.array([SOURCE_RANK.get(x, np.nan) for x in su], dtype=float)[sc]
+    if len(keys) == len(value):  # one row per customer and phrase (the usual study): nothing to aggregate
+        n, mean, sd, lo, hi, rk = np.ones(len(value), dtype=np.int64), value, np.full(len(value), np.nan), \
+            value, value, rank
+    else:
+        n, mean, sd, lo, hi, rk = _group_stats(group, len(keys), value, rank)
+    out = pd.DataFrame({
+        # remembered as factorized: the environment and the coverage group on them next
+        "customer_id": from_codes(keys // n_p, cu), "phrase": from_codes(keys % n_p, pu),
+        "variable": pd.Series(m["variable"].to_numpy(object)[first], dtype=object),
+        "value": mean, "n": n, "sd": sd, "min": lo, "max": hi,
+    }, copy=False)
+    # the weakest source among a group's rows (an unknown source: no rank, shown as missing)
+    names = np.asarray((*SOURCES, None), dtype=object)
+    out["source"] = from_codes(np.where(np.isnan(rk), len(SOURCES), np.nan_to_num(rk)).astype(np.int64), names)
+    return out
+
+
+def _groups(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group of each row, the groups' keys and first rows; groups in order of first row (keys < ``n_keys``)."""
+    n = len(key)
+    if n_keys > max(4 * n, 1 << 20):  # a sparse key space: hash the keys
+        group, keys = pd.factorize(key)
+        group, keys = np.asarray(group), np.asarray(keys)
+        return group, keys, first_rows(group, len(keys))
+    first = np.full(n_keys, n, dtype=np.int64)  # a dense key space: no hashing, no sort of the rows
+    np.minimum.at(first, key, np.arange(n, dtype=np.int64))
+    keys = np.flatnonzero(first < n)
+    keys = keys[np.argsort(first[keys], kind="stable")]
+    gid = np.empty(n_keys, dtype=np.int64)
+    gid[keys] = np.arange(len(keys))
+    return gid[key], keys, first[keys]
+
+
+def _group_stats(group: np.ndarray, n_groups: int, value: np.ndarray,
+                 rank: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per group: rows, mean, sd (ddof 1), min, max of ``value`` (NaN skipped) and the highest ``rank``."""
+    n = np.bincount(group, minlength=n_groups)
+    mean, lo, hi, rk = (np.full(n_groups, np.nan) for _ in range(4))
+    sd = np.full(n_groups, np.nan)
+    one = n[group] == 1  # most groups hold one row: it is its own mean, min and max
+    mean[group[one]] = lo[group[one]] = hi[group[one]] = value[one]
+    rk[group[one]] = rank[one]
+    g, v, r = group[~one], value[~one], rank[~one]
+    ok = ~np.isnan(v)
+    count = np.bincount(g, weights=ok, minlength=n_groups)
+    total = np.bincount(g, weights=np.where(ok, v, 0.0), minlength=n_groups)
+    many = n > 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean[many] = total[many] / count[many]
+        dev = np.where(ok, v - mean[g], 0.0)  # two passes: the spread of close values stays exact
+        spread = np.sqrt(np.bincount(g, weights=dev * dev, minlength=n_groups) / (count - 1))
+    sd[many & (count > 1)] = spread[many & (count > 1)]
+    np.fmin.at(lo, g, v)  # fmin/fmax skip NaN; a group of NaN stays NaN
+    np.fmax.at(hi, g, v)
+    np.fmax.at(rk, g, r)
+    return n, mean, sd, lo, hi, rk
 
 
 def _private_copy(df: pd.DataFrame) -> pd.DataFrame:
@@ -249,18 +301,7 @@ def environment(study: Study) -> Environment:
     ids = cust["customer_id"].to_numpy(object)
     n = len(ids)
     table = measurement_table(study)
-    pos = pd.Index(ids)
-    values: dict[str, np.ndarray] = {}
-    ranks: dict[str, np.ndarray] = {}
-    rows = pos.get_indexer(table["customer_id"])
-    rank_codes = table["source"].map(SOURCE_RANK).to_numpy(float)
-    for phrase, idx in table.groupby("phrase", sort=False).indices.items():
-        v = np.full(n, np.nan)
-        r = np.full(n, np.nan)
-        v[rows[idx]] = table["value"].to_numpy(float)[idx]
-        r[rows[idx]] = rank_codes[idx]
-        values[phrase] = v
-        ranks[phrase] = r
+    values, ranks = _measured_grid(table, ids)
     for phrase, (value, rank) in constants_map(study).items():
         # a customer's own measurement overrides the study-wide constant
         if phrase in values:
@@ -272,6 +313,22 @@ def environment(study: Study) -> Environment:
             ranks[phrase] = np.full(n, float(rank))
     reasons = _resolve_derived(study, values, ranks)
     return Environment(ids, cust["subsegment"].to_numpy(object), values, ranks, reasons)
+
+
+def _measured_grid(table: pd.DataFrame, ids: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each measured phrase's value and source rank per customer of ``ids`` (NaN where not measured)."""
+    n = len(ids)
+    pc, phrases = factorize(table["phrase"])
+    cc, cids = factorize(table["customer_id"])
+    sc, sources = factorize(table["source"])
+    rows = pd.Index(ids).get_indexer(cids)[cc] if len(cc) else np.zeros(0, dtype=np.int64)
+    keep = rows >= 0  # a customer outside ``ids`` is not placed
+    grid_v = np.full((len(phrases), n), np.nan)
+    grid_r = np.full((len(phrases), n), np.nan)
+    grid_v[pc[keep], rows[keep]] = table["value"].to_numpy(dtype=float, na_value=np.nan)[keep]
+    grid_r[pc[keep], rows[keep]] = np.array([SOURCE_RANK.get(x, np.nan) for x in sources], dtype=float)[sc][keep]
+    order = np.argsort(first_rows(pc, len(phrases)), kind="stable")  # phrases in order of first measurement
+    return ({phrases[i]: grid_v[i] for i in order}, {phrases[i]: grid_r[i] for i in order})
 
 
 def what_if_environment(study: Study, inputs: pd.DataFrame, subsegment: str | Iterable[str] | None = None,

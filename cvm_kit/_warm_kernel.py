@@ -439,6 +439,21 @@ def warm_up(imports: Iterable[tuple[str, list[str]]] = (), *, watch_parent: bool
     return failed
 
 
+def call(name: str, *args: str) -> None:
+    """Run one of the library's tasks for the worker, outside the notebook namespace (reset follows).
+
+    ``"summary"``, ``(study, out)``: the executive summary of the study (from the study cache) written to ``out``.
+    """
+    if name != "summary":
+        raise ValueError(f"unknown task {name!r}")
+    study, out = args
+    from cvm_kit import report
+    from cvm_kit.reporting.summary import executive_html
+
+    text = executive_html(report.open_study(study))
+    Path(out).write_text(text, encoding="utf-8")
+
+
 def rss() -> int:
     """This kernel's resident memory in bytes (0 if unknown)."""
     try:

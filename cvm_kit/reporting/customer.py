@@ -152,9 +152,12 @@ def customer_headline_html(study: Study, customer_id: str, *, totals: pd.DataFra
     >>> "Net value to" in customer_headline_html(s, s.customers["customer_id"].iloc[0], figure=False)
     True
     """
+    return _headline_html(study, customer_id, customer_headline(study, customer_id, totals=totals), figure=figure)
+
+
+def _headline_html(study: Study, customer_id: str, head: pd.DataFrame, *, figure: bool = True) -> str:
     from .render import environment
 
-    head = customer_headline(study, customer_id, totals=totals)
     r = head.set_index("group")
     net = float(r.loc["customer", "net_value"])
     rows = [{"label": lab if g != "customer" else "This customer", "n": n,
@@ -176,7 +179,7 @@ def show_customer_headline(study: Study, customer_id: str, *, totals: pd.DataFra
     from IPython.display import display
 
     head = customer_headline(study, customer_id, totals=totals)
-    page = customer_headline_html(study, customer_id, totals=totals)
+    page = _headline_html(study, customer_id, head)  # the headline computed once
     text = headline_finding(head)
 
     class _Fragment:

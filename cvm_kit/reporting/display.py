@@ -339,6 +339,8 @@ def show(obj: Any) -> None:
         warnings.simplefilter("ignore")  # a layout that cannot be tightened is still drawn
         try:
             fig.tight_layout()
+            # laid out once: no engine left to run again (savefig would draw the figure an extra time for it)
+            fig.set_layout_engine(None)
         except Exception:  # noqa: BLE001 - layout is cosmetic; never fail a report on it
             pass
     buf = io.BytesIO()

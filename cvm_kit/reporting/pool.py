@@ -205,8 +205,29 @@ def _no_interrupts() -> Iterator[None]:
 
 
 
+def _start_pool(workers: int, engine: str, kernel_name: str | None, templates: Sequence[str]) -> Any:
+    """A process pool whose workers start now, each starting its warm kernel at once.
+
+    :func:`cvm_kit.reporting.series.run_report` makes it first, so the
+    workers' and kernels' start-up overlaps the study's validation and the
+    templates' reading; it is handed to :func:`_run_jobs` (``executor``), or
+    stopped with :func:`_stop_pool` when no job runs.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=_pool_context(),
+                               initializer=_worker_init,
+                               initargs=(os.getpid(), engine, kernel_name, list(dict.fromkeys(map(str, templates)))))
+    launch = getattr(pool, "_launch_processes", None)  # every worker now, not one per submitted job
+    if launch is not None:
+        with contextlib.suppress(Exception):
+            launch()
+    return pool
+
+
 def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress: bool,
-              desc: str, engine: str = "warm") -> Iterator[Outcome]:
+              desc: str, engine: str = "warm", executor: Any = None,
+              after: Any = None) -> Iterator[Outcome]:
     """Run jobs on a process pool (or a Dask cluster); yield each outcome as it completes.
 
     ``engine``: ``"warm"`` runs them on warm kernels (:mod:`cvm_kit.reporting.warm`,
@@ -216,9 +237,16 @@ def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress:
     If the caller stops early (Ctrl-C, an error, ``close()``), every running
     job is ended at once: pool workers get SIGTERM and kill their kernels'
     process groups; pending jobs never start.
+
+    ``executor``: a pool from :func:`_start_pool` (already starting), used
+    instead of a new one and shut down here; ``after(pool)``: called with the
+    process pool once every job is submitted (more work for its workers,
+    queued behind the jobs).
     """
     _check_engine(engine)
     if not jobs:
+        if executor is not None:
+            _stop_pool(executor)
         return
     from tqdm.auto import tqdm
 
@@ -249,19 +277,20 @@ def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress:
                     raise
             return
         workers = max(1, min(int(workers), len(jobs)))
-        if workers == 1:
+        if workers == 1 and executor is None:
             for job in jobs:  # in this process: an interrupt ends the job's kernel in _execute_here
                 out = run(job)
                 bar.update()
                 yield out
             return
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
-                                   initargs=(os.getpid(), engine, jobs[0].get("kernel_name"),
-                                             list(dict.fromkeys(str(j["template"]) for j in jobs))))
+        pool = executor if executor is not None else _start_pool(
+            workers, engine, jobs[0].get("kernel_name"), [str(j["template"]) for j in jobs])
         try:
             futs = {pool.submit(run, job): job for job in jobs}
+            if after is not None:
+                after(pool)
             for fut in as_completed(futs):
                 try:
                     out = fut.result()

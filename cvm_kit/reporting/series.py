@@ -22,7 +22,7 @@ from ..errors import CvmError
 from .execute import NotebookRun, RunError, RunInterrupted, _to_run
 from .export import _readable
 from .notebooks import CUSTOMER_NOTEBOOK, SERIES, load_template, notebook_parameters, notebooks_dir, template_path
-from .pool import _run_jobs
+from .pool import _run_jobs, _start_pool, _stop_pool
 
 __all__ = ["run_report", "SERIES", "CUSTOMER_NOTEBOOK", "PACK", "notebooks_dir", "template_path", "load_template",
            "notebook_parameters"]
@@ -69,11 +69,12 @@ def _file_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[Path]) -> dict[str, Any]:
+def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[Path],
+                      declared: Mapping[Path, Any] | None = None) -> dict[str, Any]:
     params = dict(parameters or {})
     known: set[str] = set()
     for t in templates:
-        known |= set(notebook_parameters(t))
+        known |= set(declared[t] if declared is not None and t in declared else notebook_parameters(t))
     unknown = sorted(set(params) - known)
     if unknown:
         raise CvmError(f"unknown notebook parameter(s) {', '.join(unknown)}; the notebooks take "
@@ -84,9 +85,20 @@ def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[
     return params
 
 
-def _title(template: Path) -> str:
+def _declared(nb: Any) -> dict[str, Any]:
+    """The parameters a template declares (:func:`~cvm_kit.reporting.notebooks.notebook_parameters`, read notebook)."""
+    from papermill.translators import PythonTranslator
+
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            return {p.name: {"type": p.inferred_type_name, "default": p.default, "help": p.help}
+                    for p in PythonTranslator.inspect(cell)}
+    return {}
+
+
+def _title(template: Path, nb: Any = None) -> str:
     """A template's title: its metadata ``title``, else its first markdown heading."""
-    nb = load_template(template)
+    nb = load_template(template) if nb is None else nb
     title = nb.metadata.get("title")
     if title:
         return str(title)
@@ -165,26 +177,63 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
     """
     from .. import _fast_imports  # noqa: F401 - before nbformat: see the module
     study_path = Path(study).expanduser().resolve()
+    templates = [template_path(t) for t in (SERIES if series is None else series)]
+    # the workers and their warm kernels start first: their start-up overlaps validation and template reading
+    early = _early_pool(engine, workers, kernel_name, templates)
+    try:
+        return _run_report(study_path, templates, out_dir, early, parameters=parameters, kernel_name=kernel_name,
+                           workers=workers, timeout=timeout, progress=progress, engine=engine, pdf=pdf)
+    finally:
+        if early is not None:
+            _stop_pool(early)  # a no-op once the run has shut it down
+
+
+# Expected cost of the series' notebooks (relative): the longest start first, so the two workers end together.
+_COST = {"04_sensitivity": 8, "03_subsegment_variance": 6, "02_estimates": 5, "01_data_gathering": 4,
+         "07_value_documenter": 4, "05_drivers_and_prospects": 3, "08_business_case": 1}
+
+
+def _early_pool(engine: str, workers: int, kernel_name: str | None, templates: Sequence[Path]) -> Any:
+    """The process pool of a warm run with more than one worker, started now (None otherwise)."""
+    n = max(1, min(int(workers), len(templates)))
+    if engine != "warm" or n < 2:
+        return None
+    return _start_pool(n, engine, kernel_name, [str(t) for t in templates])
+
+
+def _run_report(study_path: Path, templates: Sequence[Path], out_dir: str | Path | None, early: Any, *,
+                parameters: Mapping[str, Any] | None, kernel_name: str | None, workers: int, timeout: float,
+                progress: bool, engine: str, pdf: bool) -> Path:
     s, content_hash = _load(study_path)
     label = s.label if s is not None else (study_path.stem if study_path.suffix else study_path.name)
     out = Path(out_dir) if out_dir is not None else Path("reports") / label
     out = out.resolve()
-    templates = [template_path(t) for t in (SERIES if series is None else series)]
-    params = _check_parameters(parameters, templates)
+    parsed = {t: load_template(t) for t in templates}  # each template read once
+    declared = {t: _declared(nb) for t, nb in parsed.items()}
+    params = _check_parameters(parameters, templates, declared)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     t0 = time.perf_counter()
     try:
         jobs = []
         for t in templates:
-            declared = notebook_parameters(t)
-            p = {"study": str(study_path), **_RUN_PARAMETERS, **{k: v for k, v in params.items() if k in declared}}
+            p = {"study": str(study_path), **_RUN_PARAMETERS, **{k: v for k, v in params.items() if k in declared[t]}}
             jobs.append({"name": t.stem, "template": str(t), "notebook": str(tmp / f"{t.stem}.ipynb"),
                          "html": str(tmp / f"{t.stem}.html"), "parameters": p, "timeout": timeout,
                          "kernel_name": kernel_name, "provenance": _provenance(study_path, content_hash, p, t),
-                         "title": _title(t)})
+                         "title": _title(t, parsed[t])})
+        order = sorted(jobs, key=lambda j: -_COST.get(str(j["name"]), 3))  # stable: unknown ones keep their order
+        summary: dict[str, Any] = {}
+
+        def after(pool: Any) -> None:  # the summary on a warm kernel, queued behind the notebooks
+            if s is not None:
+                summary["future"] = pool.submit(_warm_summary, {
+                    "study": str(study_path), "templates": [str(t) for t in templates], "kernel_name": kernel_name,
+                    "timeout": timeout})
+
         outcomes: dict[str, NotebookRun] = {}
-        gen = _run_jobs(jobs, workers=workers, scheduler=None, progress=progress, desc="cvm report", engine=engine)
+        gen = _run_jobs(order, workers=workers, scheduler=None, progress=progress, desc="cvm report", engine=engine,
+                        executor=early, after=after if early is not None else None)
         try:
             for o in gen:
                 outcomes[str(o["name"])] = _to_run(o)
@@ -198,22 +247,48 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
         runs = [outcomes[t.stem] for t in templates]
         if any(not r.ok for r in runs):
             _keep_failed(runs, out)
-        from .pack import write_pack
-        from .summary import executive_html
-
-        summary_html = executive_html(s) if s is not None else ""
-        provenance_html = _provenance_html(s, study_path, content_hash, params, t0, engine)
-        pages = [(_title_of(r), r.notebook) for r in runs if r.notebook is not None]
-        if s is not None:
-            packed = write_pack(s, pages, tmp, summary_html=summary_html, closing_html=provenance_html, pdf=pdf)
-            if "pdf" in packed:
-                _readable(packed["pdf"])
-        _write_index(tmp / "index.html", s, study_path, runs, out, summary_html=summary_html,
-                     provenance_html=provenance_html, pdf=f"{PACK}.pdf" if pdf and s is not None else None)
+        _finish(s, study_path, content_hash, params, t0, engine, runs, tmp, out, pdf, _summary_of(s, summary))
         _publish(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / "index.html"
+
+
+def _warm_summary(job: Mapping[str, Any]) -> str:
+    """The executive summary made on a pool worker's warm kernel (see :func:`cvm_kit.reporting.warm.summary_job`)."""
+    from .warm import summary_job
+
+    return summary_job(job)
+
+
+def _summary_of(s: Any, summary: Mapping[str, Any]) -> str:
+    """The executive summary's HTML: the warm kernel's when it made it, else made here."""
+    from .summary import executive_html
+
+    if s is None:
+        return ""
+    fut = summary.get("future")
+    if fut is not None:
+        try:
+            return str(fut.result(timeout=0))
+        except Exception:  # noqa: BLE001 - e.g. its kernel died: made here instead, as the cold engine does
+            pass
+    return executive_html(s)
+
+
+def _finish(s: Any, study_path: Path, content_hash: str, params: Mapping[str, Any], t0: float, engine: str,
+            runs: Sequence[NotebookRun], tmp: Path, out: Path, pdf: bool, summary_html: str) -> None:
+    """The management pack and the index page of a finished run, in the temporary folder."""
+    from .pack import write_pack
+
+    provenance_html = _provenance_html(s, study_path, content_hash, params, t0, engine)
+    pages = [(_title_of(r), r.notebook) for r in runs if r.notebook is not None]
+    if s is not None:
+        packed = write_pack(s, pages, tmp, summary_html=summary_html, closing_html=provenance_html, pdf=pdf)
+        if "pdf" in packed:
+            _readable(packed["pdf"])
+    _write_index(tmp / "index.html", s, study_path, runs, out, summary_html=summary_html,
+                 provenance_html=provenance_html, pdf=f"{PACK}.pdf" if pdf and s is not None else None)
 
 
 def _keep_failed(runs: Sequence[NotebookRun], out: Path) -> None:

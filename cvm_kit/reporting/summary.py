@@ -24,7 +24,8 @@ def waterfall_figures(study: Study, *, values: Any = None, totals: Any = None) -
     """One value waterfall per subsegment as base64 PNG, with alternative text and a caption."""
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if "inline" not in str(dict.__getitem__(matplotlib.rcParams, "backend")):  # a warm kernel keeps its backend
+        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     from ..plotting.waterfall import plot_value_waterfall

@@ -68,7 +68,8 @@ from .warm_kernel import (  # noqa: F401 - re-exported: cvm_kit.warm is this mod
     ipc_dir,
 )
 
-__all__ = ["KernelPool", "WarmKernel", "execute", "kill_all", "pool", "shutdown", "template_imports", "worker_init"]
+__all__ = ["KernelPool", "WarmKernel", "execute", "kill_all", "pool", "shutdown", "summary_job", "template_imports",
+           "worker_init"]
 
 
 # ---------------------------------------------------------------------------
@@ -276,23 +277,61 @@ def _import_statements(source: str) -> list[tuple[str, list[str]]]:
 
 
 def template_imports(templates: Iterable[str | Path]) -> list[tuple[str, list[str]]]:
-    """The top-level imports of the templates' code cells, ``(module, names)`` (a warm kernel imports them at start)."""
+    """The top-level imports of the templates' code cells, ``(module, names)`` (a warm kernel imports them at start).
+
+    A jupytext percent source is read as the Python file it is (its cells'
+    top level is the file's: markdown is comments, magics commented out);
+    an ``.ipynb`` cell by cell. Then the libraries those cvm_kit modules
+    load on first use (:data:`_LIBRARIES`), so no notebook pays for them.
+    """
     out: list[tuple[str, list[str]]] = []
     for t in templates:
         try:
-            nb = _template(t)
+            if str(t).endswith(".py"):
+                sources = [Path(t).read_text(encoding="utf-8")]
+            else:
+                sources = [c.source for c in _template(t).cells if c.get("cell_type") == "code"]
         except Exception:  # noqa: BLE001 - the job reports an unreadable template
             continue
-        for cell in nb.cells:
-            if cell.get("cell_type") == "code":
-                out.extend(x for x in _import_statements(cell.source) if x not in out)
+        for source in sources:
+            out.extend(x for x in _import_statements(source) if x not in out)
+    for module, _ in list(out):
+        for lib in _LIBRARIES.get(module, ()):
+            if (lib, []) not in out:
+                out.append((lib, []))
     return out
+
+
+_STATS = ("scipy.stats", "statsmodels.stats.weightstats")
+#: Heavy libraries a cvm_kit module imports inside its functions (kept out of ``import cvm_kit``): a warm
+#: kernel whose templates import the module loads them at start, while it waits for its first notebook.
+_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "cvm_kit.variance": _STATS + ("statsmodels.stats.multitest", "statsmodels.stats.oneway"),
+    "cvm_kit.hypothesis_tests": _STATS,
+    "cvm_kit.sensitivity": ("scipy.stats",),
+    "cvm_kit.segments": ("scipy.stats", "statsmodels.regression.linear_model"),
+    "cvm_kit.prospects": ("statsmodels.regression.linear_model",),
+    "cvm_kit.documenter": ("statsmodels.stats.proportion",),
+    "cvm_kit.plotting.distributions": ("seaborn",),
+}
 
 
 def _log_tail(log: Any) -> str:
     from .execute import _log_tail as tail
 
     return tail(log)
+
+
+def _spec_name(template: str) -> str:
+    """The kernel a template names (its kernelspec), read without papermill: the worker starts it first."""
+    if str(template).endswith(".py"):
+        import re
+
+        head = Path(template).read_text(encoding="utf-8")[:4000]
+        m = re.search(r"^#\s+kernelspec:\s*$(?:\n#\s{4,}.*$)*?\n#\s{4,}name:\s*(\S+)\s*$", head, re.M)
+        if m:
+            return m.group(1).strip("'\"")
+    return _kernel_name(_template(template), None)
 
 
 def _kernel_name(nb: Any, name: str | None) -> str:
@@ -335,8 +374,7 @@ def worker_init(kernel_name: str | None = None, templates: Sequence[str] = ()) -
     from .export import _warm_worker
 
     try:
-        tpl = _template(templates[0]) if templates else None
-        name = _kernel_name(tpl, kernel_name) if tpl is not None else (kernel_name or "python3")
+        name = kernel_name or _spec_name(templates[0]) if templates else (kernel_name or "python3")
         if _is_python(name):
             pool().prestart(name, template_imports(templates))
     except Exception:  # noqa: BLE001 - the first job starts it and reports what goes wrong
@@ -506,6 +544,42 @@ def _publish(job: Mapping[str, Any], nb: Any, status: str, error: str, out_nb: P
         with contextlib.suppress(OSError):
             out_html.unlink()  # never leave a stale page beside a failed notebook
     return status, error
+
+
+def summary_job(job: Mapping[str, Any]) -> str:
+    """The executive summary HTML of a study, made on a warm kernel of this process.
+
+    The kernel has scipy and matplotlib loaded and the study cached, which
+    the calling process has not; the summary is the same HTML the caller's
+    :func:`cvm_kit.reporting.summary.executive_html` would make. ``job``:
+    ``study`` (path), ``templates`` (the run's, for the kernel's name and
+    imports), ``kernel_name``, ``timeout``. Raises when it cannot (the caller
+    then makes the summary itself).
+    """
+    templates = [str(t) for t in job.get("templates") or ()]
+    tpl = _template(templates[0]) if templates else None
+    kname = _kernel_name(tpl, job.get("kernel_name") or None) if tpl is not None else (job.get("kernel_name")
+                                                                                         or "python3")
+    if not _is_python(kname):
+        raise KernelDied(f"kernel {kname!r} is not a Python kernel")
+    timeout = float(job.get("timeout") or 600)
+    p = pool()
+    k = p.acquire(kname, template_imports(templates), start_timeout=max(1.0, min(60.0, timeout)))
+    try:
+        out = os.path.join(k.dir, "summary.html")
+        code = f"__import__({_KERNEL_MODULE!r}, fromlist=['call']).call('summary', {str(job['study'])!r}, {out!r})"
+        _loop().run(k._acode(code, timeout), timeout + 5)
+        text = Path(out).read_text(encoding="utf-8")
+        os.unlink(out)
+    except BaseException:
+        k.dead = True  # it may still be running the call: never reused
+        raise
+    finally:
+        if k.dead:
+            p.discard(k)
+        else:
+            p.release(k)
+    return text
 
 
 def kill_all() -> None:

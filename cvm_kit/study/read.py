@@ -179,19 +179,13 @@ _FACTOR_COLUMNS = {"customer_id", "prospect_id", "subsegment", "variable", "sour
                    "status", "element_id"}
 
 
-def _header(text: str, sep: str) -> list[str]:
-    """The header's column names, parsed from the start of the file (the whole file only if it must)."""
-    try:
-        cols = pd.read_csv(io.StringIO(text[: 1 << 16]), sep=sep, nrows=0).columns
-    except Exception:  # a header longer than the prefix: parse the whole text
-        cols = pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns
-    return [str(c).strip() for c in cols]
+_TINY_EXPONENT_BYTES = re.compile(_TINY_EXPONENT.pattern.encode())
 
 
-def _may_underflow(text: str) -> bool:
-    """Whether the text holds a number that may read as 0 although its digits are not all zero (1e-400)."""
+def _may_underflow(data: bytes) -> bool:
+    """Whether the file holds a number that may read as 0 although its digits are not all zero (1e-400)."""
     # a substring test first: the regex over a 20 MB file costs a fifth of a second
-    return ("e-" in text or "E-" in text) and _TINY_EXPONENT.search(text) is not None
+    return (b"e-" in data or b"E-" in data) and _TINY_EXPONENT_BYTES.search(data) is not None
 
 
 def _parse(data: bytes, sep: str, header: list[str], value_as_text: bool) -> pd.DataFrame:
@@ -215,29 +209,48 @@ def _factor_to_text(col: pd.Series) -> pd.Series:
     return from_codes(codes, np.asarray(uniques, dtype=object), col.index, cats.dtype)
 
 
-def read_csv_text(text: str, label: str, problems: list[Problem], data: bytes | None = None) -> pd.DataFrame | None:
+def read_csv_text(text: str, label: str, problems: list[Problem]) -> pd.DataFrame | None:
     """Read CSV text as an all-text table with a ``line`` column (file line numbers).
 
     The separator is ',' unless the header is clearly ';'- or tab-separated
     (as Excel saves CSV in many European locales); such files may use decimal
     commas, read as numbers when unambiguous (see :func:`_decimal_commas`).
     Every cell is stripped of surrounding spaces except in ``note`` columns.
-    ``data``, when given, is ``text`` as UTF-8 bytes (saves encoding it again).
     """
-    if not text or text.isspace():
+    return _read_csv(text.encode("utf-8"), label, problems, text)
+
+
+class _Undecoded(Exception):
+    """Raised by :func:`_read_csv` on a parse problem of bytes it was not given the decoded text of."""
+
+
+def _read_csv(data: bytes, label: str, problems: list[Problem], text: str | None = None) -> pd.DataFrame | None:
+    """:func:`read_csv_text` on the file's UTF-8 bytes (``text``: the same decoded, if the caller has it).
+
+    Without ``text`` the bytes are never decoded whole (pandas decodes the
+    cells); any parse problem then raises :class:`_Undecoded` so the caller
+    decodes the file (naming a wrong encoding first) and reads it again.
+    """
+    if not data or data.isspace():
         problems.append(Problem(label, "", "the file is empty; expected a header row and data rows"))
         return None
-    sep = _separator(text)
+    head = text if text is not None else data[: 1 << 16].decode("utf-8", "ignore")
+    sep = _separator(head)
     try:
-        header = _header(text, sep)
+        try:
+            header = [str(c).strip() for c in pd.read_csv(io.StringIO(head[: 1 << 16]), sep=sep, nrows=0).columns]
+        except Exception:  # a header longer than the prefix: parse the whole text
+            text = text if text is not None else data.decode("utf-8")
+            header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns]
         # a numeric 'value' column parses in C (comma files only: elsewhere it may hold decimal commas)
-        data = data if data is not None else text.encode("utf-8")
         df = _parse(data, sep, header, value_as_text=sep != ",")
         if "value" in header and pd.api.types.is_float_dtype(df.iloc[:, header.index("value")]):
             # ... unless a number read as 0 may have underflowed (1e-400): then as text, so the check can name it
-            if (df.iloc[:, header.index("value")].to_numpy() == 0).any() and _may_underflow(text):
+            if (df.iloc[:, header.index("value")].to_numpy() == 0).any() and _may_underflow(data):
                 df = _parse(data, sep, header, value_as_text=True)
     except Exception as exc:  # pandas raises several parser error types
+        if text is None:  # the caller decodes the whole file first: a wrong encoding is named before the rest
+            raise _Undecoded from exc
         problems.append(Problem(label, "", _tokenizer_message(exc, sep)))
         return None
     df.columns = header
@@ -245,7 +258,7 @@ def read_csv_text(text: str, label: str, problems: list[Problem], data: bytes | 
         dup = sorted({c for c in header if header.count(c) > 1})
         problems.append(Problem(label, "header", f"column(s) {', '.join(dup)} appear more than once"))
         return None
-    df["line"] = _line_numbers(text, len(df), sep)
+    df["line"] = _line_numbers(data, len(df), sep)
     for c in header:
         if isinstance(df[c].dtype, pd.CategoricalDtype):
             df[c] = _factor_to_text(df[c])
@@ -258,12 +271,13 @@ def read_csv_text(text: str, label: str, problems: list[Problem], data: bytes | 
     return df
 
 
-def _line_numbers(text: str, n: int, sep: str = ",") -> list[int] | range:
-    """File line of each data row (header is line 1; blank lines are skipped)."""
-    if text.count("\n") - text.endswith("\n") == n:
+def _line_numbers(data: bytes, n: int, sep: str = ",") -> list[int] | range:
+    """File line of each data row (header is line 1; blank lines are skipped); ``data`` is the UTF-8 text."""
+    if data.count(b"\n") - data.endswith(b"\n") == n:
         return range(2, n + 2)  # one physical line per row: no loop over lines needed
     import csv
 
+    text = data.decode("utf-8")
     # records may span lines (quoted newlines): the csv reader knows where each starts
     # a note may be longer than the csv module's default field limit (128 KiB)
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
@@ -311,15 +325,23 @@ def read_raw(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
             project = _read_yaml(text, PROJECT_FILE, problems, yaml_lines)
     for name, raw in files.items():
         if name.endswith(".csv"):
-            text = _decode(raw, name, problems)
-            if text is not None:
-                # the file's own bytes when the text is exactly them decoded (no BOM, no CR): no re-encoding
-                same = not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw
-                df = read_csv_text(text, name, problems, data=raw if same else None)
-                if df is not None:
-                    tables[name] = df
+            df = _read_csv_file(raw, name, problems)
+            if df is not None:
+                tables[name] = df
     labels = {n: n for n in tables}
     return RawStudy(path, project, tables, labels, files, yaml_lines=yaml_lines), problems
+
+
+def _read_csv_file(raw: bytes, name: str, problems: list[Problem]) -> pd.DataFrame | None:
+    """A CSV file's bytes as a table: plain UTF-8 goes straight to pandas, anything else through :func:`_decode`."""
+    plain = not raw.startswith((b"\xef\xbb\xbf", b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"\xff\xfe", b"\xfe\xff"))
+    if plain and b"\r" not in raw:  # no BOM, no CR, not another format: the bytes are the text
+        try:
+            return _read_csv(raw, name, problems)
+        except _Undecoded:
+            pass  # not UTF-8, or not CSV: decoding the whole file names the line
+    text = _decode(raw, name, problems)
+    return read_csv_text(text, name, problems) if text is not None else None
 
 
 def _stand_in(name: str, present: list[Path]) -> str | None:

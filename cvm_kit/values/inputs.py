@@ -156,9 +156,14 @@ def _group_stats(group: np.ndarray, n_groups: int, value: np.ndarray,
         dev = np.where(ok, v - mean[g], 0.0)  # two passes: the spread of close values stays exact
         spread = np.sqrt(np.bincount(g, weights=dev * dev, minlength=n_groups) / (count - 1))
     sd[many & (count > 1)] = spread[many & (count > 1)]
-    np.fmin.at(lo, g, v)  # fmin/fmax skip NaN; a group of NaN stays NaN
-    np.fmax.at(hi, g, v)
-    np.fmax.at(rk, g, r)
+    if len(g):  # rows of the repeated groups side by side: one reduction per group (fmin/fmax skip NaN)
+        order = np.argsort(g, kind="stable")
+        gs = g[order]
+        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+        ids = gs[starts]
+        lo[ids] = np.fmin.reduceat(v[order], starts)
+        hi[ids] = np.fmax.reduceat(v[order], starts)
+        rk[ids] = np.fmax.reduceat(r[order], starts)
     return n, mean, sd, lo, hi, rk
 
 

@@ -1,0 +1,140 @@
+"""Issue 14 (speed of ``cvm report`` on the warm engine): what the faster paths must keep exactly as they were.
+
+The executive summary made on a warm kernel is the summary the parent would
+make; the kernel's imports read from a template's Python source are those of
+its cells; the series is handed to the pool longest first (the pages keep their
+order); a figure shown by ``report.show`` is the same PNG without its extra draw.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cvm_kit import runs
+from cvm_kit.reporting import series, warm
+from cvm_kit.reporting.notebooks import CUSTOMER_NOTEBOOK, SERIES, template_path
+
+TINY = Path(__file__).parent / "data" / "tiny"
+
+
+@pytest.fixture
+def study(tmp_path):
+    dest = tmp_path / "tiny"
+    shutil.copytree(TINY, dest)
+    return dest
+
+
+@pytest.fixture
+def fresh_pool():
+    warm.shutdown()
+    yield warm.pool()
+    warm.shutdown()
+
+
+@pytest.mark.slow
+def test_the_summary_made_on_a_warm_kernel_is_the_parents(study, fresh_pool):
+    from cvm_kit.reporting.summary import executive_html
+    from cvm_kit.study import load_study
+
+    templates = [str(template_path(t)) for t in SERIES]
+    hot = warm.summary_job({"study": str(study.resolve()), "templates": templates, "timeout": 120})
+    cold = executive_html(load_study(study.resolve()))
+    assert hot == cold  # same text, same figures to the byte
+    assert hot.count("data:image/png;base64,") == 2  # one waterfall per subsegment of the tiny study
+    assert fresh_pool.started == 1 and len(fresh_pool.kernels) == 1  # the kernel went back to the pool
+
+
+def test_imports_read_from_the_source_are_those_of_the_cells():
+    from cvm_kit.reporting.notebooks import load_template
+
+    for name in (*SERIES, CUSTOMER_NOTEBOOK):
+        path = str(template_path(name))
+        by_cell: list = []
+        for cell in load_template(path).cells:
+            if cell.cell_type == "code":
+                by_cell.extend(x for x in warm._import_statements(cell.source) if x not in by_cell)
+        got = warm.template_imports([path])
+        assert got[:len(by_cell)] == by_cell, name
+        # then only the libraries the imported cvm_kit modules load on first use
+        extra = {m for m, _ in got[len(by_cell):]}
+        expected = {lib for m, _ in by_cell for lib in warm._LIBRARIES.get(m, ())}
+        assert extra == expected, name
+        assert warm._spec_name(path) == warm._kernel_name(warm._template(path), None) == "python3"
+    got = {m for m, _ in warm.template_imports([str(template_path("03_subsegment_variance"))])}
+    assert {"scipy.stats", "statsmodels.stats.multitest"} <= got
+    assert not {m for m, _ in warm.template_imports([str(template_path(CUSTOMER_NOTEBOOK))])} & {
+        "scipy.stats", "seaborn"}  # the customer report loads no statistics it does not use
+
+
+def test_the_series_is_handed_out_longest_first_and_published_in_order(study, tmp_path, monkeypatch):
+    seen: list[str] = []
+
+    def fake(jobs, **kw):
+        seen.extend(j["name"] for j in jobs)
+        assert kw["executor"] is None and kw["engine"] == "papermill"
+        for j in reversed(jobs):  # any completion order
+            yield {"name": j["name"], "status": "failed", "notebook": None, "html": None, "seconds": 0.0,
+                   "error": "not run"}
+
+    monkeypatch.setattr(runs, "_run_jobs", fake)
+    with pytest.raises(runs.RunError) as err:
+        runs.run_report(study, tmp_path / "r", engine="papermill", workers=2, progress=False)
+    assert seen == ["04_sensitivity", "03_subsegment_variance", "02_estimates", "01_data_gathering",
+                    "07_value_documenter", "05_drivers_and_prospects", "08_business_case"]
+    assert [r.name for r in err.value.runs] == list(SERIES)  # the report's own order
+
+
+def test_an_early_pool_is_stopped_when_no_notebook_runs(study, tmp_path, monkeypatch):
+    started = []
+    real = series._start_pool
+
+    def spy(*a, **k):
+        p = real(*a, **k)
+        started.append(p)
+        return p
+
+    monkeypatch.setattr(series, "_start_pool", spy)
+    monkeypatch.setattr(runs, "_run_jobs", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("stop")))
+    with pytest.raises(RuntimeError, match="stop"):
+        runs.run_report(study, tmp_path / "r", workers=2, progress=False)
+    assert len(started) == 1
+    procs = list((started[0]._processes or {}).values())
+    assert all(not p.is_alive() for p in procs)
+
+
+def test_show_draws_once_and_the_png_is_unchanged(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cvm_kit.plotting import new_axes
+    from cvm_kit.reporting import display
+
+    def figure():
+        ax = new_axes()
+        ax.barh(["a much longer label", "b"], [1.0, -2.0])
+        ax.set_title("Swing")
+        return ax
+
+    shown = []
+    monkeypatch.setattr(display, "_display", lambda obj: shown.append(obj))
+    ax = figure()
+    draws = []
+    ax.figure.canvas.mpl_connect("draw_event", lambda e: draws.append(1))
+    display.show(ax)
+    assert len(draws) == 1
+    ref = figure().figure
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.tight_layout()  # the layout show() makes, then savefig with the layout engine left in place
+    buf = io.BytesIO()
+    ref.savefig(buf, format="png", dpi=100, facecolor="white")
+    plt.close(ref)
+    assert shown[0].data == buf.getvalue()

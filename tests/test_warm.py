@@ -149,8 +149,14 @@ def test_a_study_is_loaded_once_per_kernel_and_reloaded_when_it_changes(study, t
         import sys
         from cvm_kit import report
         s = report.open_study(study)
-        s.measurements.drop(s.measurements.index, inplace=True)  # a notebook that changes its frames in place
+        first = float(s.measurements["value"].iloc[0])
+        s.measurements.loc[s.measurements.index[0], "value"] = -1e9  # a notebook that edits cells in place
+        s.customers.loc[s.customers.index[0], "subsegment"] = "ZZ"
+        s.measurements.drop(s.measurements.index, inplace=True)  # ... and changes its frames in place
         t = report.open_study(study)
+        import cvm_kit as cvm
+        assert float(t.measurements["value"].iloc[0]) == first and t.customers["subsegment"].iloc[0] != "ZZ"
+        assert float(cvm.measurement_table(t)["value"].min()) > -1e9  # no cache saw the edit
         cache = sys.modules['cvm_kit._warm_kernel']._STUDY_CACHE
         print('ROWS', len(t.measurements), 'CACHED', len(cache), 'HASH', t.content_hash)
     """)

@@ -98,6 +98,8 @@ def from_codes(codes: np.ndarray, uniques: np.ndarray, index: pd.Index | None = 
     """The text column ``uniques[codes]``, remembered as factorized (no hashing needed later).
 
     ``uniques`` must be distinct; ``dtype`` is the column's (``object`` or ``str``).
+    With ``remember``, an array ``codes`` that owns its data is kept (made
+    read-only) rather than copied: the caller hands it over.
 
     Examples
     --------
@@ -107,8 +109,9 @@ def from_codes(codes: np.ndarray, uniques: np.ndarray, index: pd.Index | None = 
     """
     uniques = np.asarray(uniques, dtype=object)
     col = pd.Series(uniques[codes], index=index, dtype=dtype, copy=False)
-    if remember:
-        _remember(col, np.array(codes, copy=True), uniques.copy())
+    if remember:  # kept read-only by the memo: a view or a borrowed array is copied first
+        codes = codes if isinstance(codes, np.ndarray) and codes.flags.owndata else np.array(codes, copy=True)
+        _remember(col, codes, uniques.copy())
     return col
 
 

@@ -52,6 +52,16 @@ def tiny_copy(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def fresh_pool():
+    """Every warm-engine test starts without warm kernels in this process and leaves none behind."""
+    from cvm_kit.reporting import warm
+
+    warm.shutdown()
+    yield warm.pool()
+    warm.shutdown()
+
+
+@pytest.fixture
 def tiny(tiny_path: Path):
     """The tiny study, loaded."""
     from cvm_kit.study import load_study

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,18 +30,8 @@ PARAMS = 'study: str = ""  # study\ncustomer_id: str = ""  # who\ninteractive: b
 
 
 @pytest.fixture
-def study(tmp_path):
-    dest = tmp_path / "tiny"
-    shutil.copytree(TINY, dest)
-    return dest
-
-
-@pytest.fixture
-def fresh_pool():
-    """Every test starts without warm kernels in this process and leaves none behind."""
-    warm.shutdown()
-    yield warm.pool()
-    warm.shutdown()
+def study(tiny_copy):
+    return tiny_copy
 
 
 def _template(path: Path, *cells: str) -> Path:

@@ -9,8 +9,6 @@ order); a figure shown by ``report.show`` is the same PNG without its extra draw
 from __future__ import annotations
 
 import io
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -18,21 +16,10 @@ from cvm_kit import runs
 from cvm_kit.reporting import series, warm
 from cvm_kit.reporting.notebooks import CUSTOMER_NOTEBOOK, SERIES, template_path
 
-TINY = Path(__file__).parent / "data" / "tiny"
-
 
 @pytest.fixture
-def study(tmp_path):
-    dest = tmp_path / "tiny"
-    shutil.copytree(TINY, dest)
-    return dest
-
-
-@pytest.fixture
-def fresh_pool():
-    warm.shutdown()
-    yield warm.pool()
-    warm.shutdown()
+def study(tiny_copy):
+    return tiny_copy
 
 
 @pytest.mark.slow

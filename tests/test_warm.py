@@ -160,11 +160,12 @@ def test_a_study_is_loaded_once_per_kernel_and_reloaded_when_it_changes(study, t
         text = _text(nbformat.read(out / f"p{i}.ipynb", as_version=4))
         rows.append(re.search(r"ROWS (\d+) CACHED (\d+) HASH (\w+)", text).groups())
     n = len((TINY / "measurements.csv").read_text().splitlines()) - 1
+    seen = f"rows {rows}, kernels started {fresh_pool.started}"
     # the in-place change stays in the notebook's copy; the cache serves the same study again
-    assert rows[0] == (str(n), "1", rows[0][2]) and rows[1] == rows[0]
+    assert rows[0] == (str(n), "1", rows[0][2]) and rows[1] == rows[0], seen
     # a changed file is a different study: loaded again (its own content hash), cached beside the first
-    assert rows[2][0] == str(n - 1) and rows[2][1] == "2" and rows[2][2] != rows[0][2]
-    assert fresh_pool.started == 1
+    assert rows[2][0] == str(n - 1) and rows[2][1] == "2" and rows[2][2] != rows[0][2], seen
+    assert fresh_pool.started == 1, seen
 
 
 # -- failures ----------------------------------------------------------------

@@ -112,13 +112,19 @@ def _aggregate(m: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         # remembered as factorized: the environment and the coverage group on them next
         "customer_id": from_codes(keys // n_p, cu), "phrase": from_codes(keys % n_p, pu),
-        "variable": pd.Series(m["variable"].to_numpy(object)[first], dtype=object),
+        "variable": pd.Series(_take_text(m["variable"], first), dtype=object),
         "value": mean, "n": n, "sd": sd, "min": lo, "max": hi,
     }, copy=False)
     # the weakest source among a group's rows (an unknown source: no rank, shown as missing)
     names = np.asarray((*SOURCES, None), dtype=object)
     out["source"] = from_codes(np.where(np.isnan(rk), len(SOURCES), np.nan_to_num(rk)).astype(np.int64), names)
     return out
+
+
+def _take_text(col: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``col``'s values at ``rows`` as an object array, through its (remembered) factorization."""
+    codes, uniques = factorize(col)
+    return uniques[codes[rows]]
 
 
 def _groups(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -46,6 +46,16 @@ def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
     return out
 
 
+def _codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A key column's codes and distinct values (remembered ones for text columns)."""
+    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        from .study.factors import factorize
+
+        return factorize(col)
+    c, u = pd.factorize(col, use_na_sentinel=False)
+    return np.asarray(c), np.asarray(u, dtype=object)
+
+
 def _grouped_describe(df: pd.DataFrame, keys: list[str], value: str, confidence: float,
                       extra: dict[str, tuple[str, str]] | None = None) -> pd.DataFrame:
     """Vectorised :func:`describe` per group (the same numbers, without a Python loop per group).
@@ -54,13 +64,17 @@ def _grouped_describe(df: pd.DataFrame, keys: list[str], value: str, confidence:
     missing key are left out (as ``groupby``). ``extra`` adds named means over
     the rows with a value, e.g. ``{"share": ("from_data", "mean")}`` (NaN skipped).
     """
-    d = df[df[value].notna()]
-    combined = np.zeros(len(d), dtype=np.int64)
+    have = df[value].notna().to_numpy()
+    d = df[have]
+    combined = np.zeros(int(have.sum()), dtype=np.int64)
     uniques = []
     for k in keys:  # one integer per key combination: numpy sums per group, no hashing of tuples
-        c, u = pd.factorize(d[k])
-        combined = combined * (len(u) + 1) + c + 1  # +1: a missing key (-1) becomes 0
-        uniques.append(np.asarray(u, dtype=object))
+        c, u = _codes(df[k])  # on the whole column: its factorization may be remembered already
+        u = np.asarray(u, dtype=object)
+        missing = pd.isna(u)  # a missing key is left out, as groupby does (code 0 below)
+        c = np.where(missing[c], -1, c)[have] if missing.any() else c[have]
+        combined = combined * (len(u) + 1) + c + 1
+        uniques.append(u)
     ok = np.ones(len(d), dtype=bool)
     for k in keys:
         ok &= d[k].notna().to_numpy()

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["factorize", "first_rows", "from_codes", "map_codes"]
+__all__ = ["factorize", "first_rows", "from_codes", "map_codes", "remember"]
 
 _MEMO: OrderedDict[tuple[Any, ...], tuple[pd.Series, np.ndarray, np.ndarray]] = OrderedDict()
 _MAX_ENTRIES = 64
@@ -91,6 +91,25 @@ def factorize(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     uniques = np.asarray(uniques, dtype=object)
     _remember(col, codes, uniques)
     return codes, uniques
+
+
+def remember(col: pd.Series, codes: np.ndarray, uniques: np.ndarray) -> pd.Series:
+    """Record that ``uniques[codes]`` is ``col`` (built by the caller, who knows its codes); returns ``col``.
+
+    ``uniques`` must be distinct. The codes are kept read-only (copied
+    unless the array owns its data).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> col = pd.Series(["a", "b", "a"], dtype=object)
+    >>> col = remember(col, np.array([0, 1, 0]), np.array(["a", "b"], dtype=object))
+    >>> factorize(col)[0].tolist()
+    [0, 1, 0]
+    """
+    codes = codes if isinstance(codes, np.ndarray) and codes.flags.owndata else np.array(codes, copy=True)
+    _remember(col, codes, np.asarray(uniques, dtype=object).copy())
+    return col
 
 
 def from_codes(codes: np.ndarray, uniques: np.ndarray, index: pd.Index | None = None,

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..equations import Equation
 from ..study import SOURCES, Study
+from ..study.factors import from_codes, remember
 from .inputs import Environment, environment, finite_or_nan, inherit_reasons, weakest_rank, what_if_environment
 from .phrases import QUANTIFIED, display_names, leaf_phrases
 
@@ -175,14 +176,19 @@ def element_values(study: Study, env: Environment | None = None) -> pd.DataFrame
         cols["status"].append(status)
     k = len(ids)
     # one frame from whole columns: far cheaper than concatenating a frame per element
+    # the key columns with their factorizations (summaries group on them next: no hashing of 200,000 rows)
+    cust_codes, cust_uniques = pd.factorize(env.ids, use_na_sentinel=False)
+    sub_codes, sub_uniques = pd.factorize(env.subsegments, use_na_sentinel=False)
     out = pd.DataFrame({
-        "customer_id": np.tile(env.ids, k), "subsegment": np.tile(env.subsegments, k),
-        "element_id": np.repeat(np.asarray(ids, dtype=object), n),
+        "customer_id": remember(pd.Series(np.tile(env.ids, k), dtype=object), np.tile(cust_codes, k), cust_uniques),
+        "subsegment": remember(pd.Series(np.tile(env.subsegments, k), dtype=object), np.tile(sub_codes, k),
+                               sub_uniques),
+        "element_id": from_codes(np.repeat(np.arange(k), n), np.asarray(ids, dtype=object)),
         "status": np.concatenate(cols["status"]) if k else np.array([], dtype=object),
         "value": np.concatenate(cols["value"]) if k else np.array([], dtype=float),
         "weakest_source": np.concatenate(cols["weakest_source"]) if k else np.array([], dtype=object),
         "missing_inputs": np.concatenate(cols["missing_inputs"]) if k else np.array([], dtype=object),
-    })
+    }, copy=False)
     out["weakest_source"] = out["weakest_source"].replace("", pd.NA)
     return out
 

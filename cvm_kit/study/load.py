@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import Problem, StudyError
-from ..values import input_coverage, missing_inputs
+from ..values import coverage_counts, missing_inputs
 from .checks import check_study
 from .model import MEASUREMENTS_FILE, STATUSES, Study
 from .read import read_raw
@@ -57,9 +57,8 @@ class ValidationReport:
                      + f" (total {len(s.customers)})")
         by_status = {st: [e.id for e in s.elements if e.status == st] for st in STATUSES}
         lines.append("Elements: " + ", ".join(f"{st} {len(ids)}" for st, ids in by_status.items()))
-        cov = input_coverage(s)
-        have = int(cov["present"].sum())
-        lines.append(f"Inputs: {have} of {len(cov)} customer x phrase inputs on file ({have / max(len(cov), 1):.0%})"
+        have, needed = coverage_counts(s)
+        lines.append(f"Inputs: {have} of {needed} customer x phrase inputs on file ({have / max(needed, 1):.0%})"
                      f", {len(s.measurements)} measurement rows")
         lines.append(f"Warnings: {len(self.warnings)}")
         return "\n".join(lines)

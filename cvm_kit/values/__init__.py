@@ -20,7 +20,7 @@ public names from here.
 
 from __future__ import annotations
 
-from .coverage import input_coverage, missing_inputs, require_customer
+from .coverage import coverage_counts, input_coverage, missing_inputs, require_customer
 from .elements import (
     NOT_COMPUTABLE,
     TOTAL_COLUMNS,
@@ -67,7 +67,8 @@ __all__ = [
     "DEFAULT_SCENARIO_PERCENTILES", "MIN_SCENARIO_CUSTOMERS", "NOT_COMPUTABLE", "QUANTIFIED", "SCENARIOS",
     "SCENARIO_COLUMNS", "SOURCE_RANK", "TOTAL_COLUMNS", "Environment", "constants_map", "customer_phrases",
     "display_names", "element_arrays", "element_values", "environment", "evaluate", "finite_or_nan",
-    "inherit_reasons", "input_coverage", "input_phrases", "input_scenarios", "leaf_phrases", "measurement_table",
+    "coverage_counts", "inherit_reasons", "input_coverage", "input_phrases", "input_scenarios", "leaf_phrases",
+    "measurement_table",
     "missing_inputs", "missing_text", "needed_for", "phrase_users", "price_arrays", "price_difference",
     "require_customer", "scenario_percentiles", "study_equations", "subsegment_input_means", "totals",
     "weakest_rank", "what_if_environment",

@@ -11,7 +11,7 @@ from ..study.factors import factorize
 from .inputs import measurement_table
 from .phrases import customer_phrases, display_names, needed_for, phrase_users
 
-__all__ = ["input_coverage", "missing_inputs", "require_customer"]
+__all__ = ["coverage_counts", "input_coverage", "missing_inputs", "require_customer"]
 
 def input_coverage(study: Study) -> pd.DataFrame:
     """Which customer has which needed input on file.
@@ -29,9 +29,13 @@ def input_coverage(study: Study) -> pd.DataFrame:
     return _coverage(study, only_missing=False)
 
 
-def _coverage(study: Study, *, only_missing: bool) -> pd.DataFrame:
+def _presence(study: Study) -> tuple[list[str], np.ndarray, list[np.ndarray]]:
+    """The needed phrases, which customer has each on file (customers x phrases) and who needs each.
+
+    ``needed_by[j]`` holds, per customer, the elements (or price) resting on
+    phrase ``j`` in its subsegment, ``""`` where the customer does not need it.
+    """
     phrases = customer_phrases(study)
-    display = display_names(study)
     users = phrase_users(study)
     table = measurement_table(study)
     cust_ids = study.customers["customer_id"].to_numpy(object)
@@ -46,12 +50,46 @@ def _coverage(study: Study, *, only_missing: bool) -> pd.DataFrame:
     ok = (rows >= 0) & (cols >= 0)
     present = np.zeros((len(cust_ids), len(phrases)), dtype=bool)
     present[rows[ok], cols[ok]] = True
+    needed_by = []
+    for p in phrases:
+        need = np.array([", ".join(needed_for(study, users.get(p, []), sid)) for sid in study.subsegment_ids] + [""],
+                        dtype=object)
+        needed_by.append(need[sub_codes])  # code -1 (unknown subsegment) picks the trailing ""
+    return phrases, present, needed_by
+
+
+def coverage_counts(study: Study) -> tuple[int, int]:
+    """How many needed customer x phrase inputs are on file, and how many are needed.
+
+    The counts of :func:`input_coverage` (``present.sum()`` and its length)
+    without building its table.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> s = cvm.load_study(cvm.example_path())
+    >>> cov = input_coverage(s)
+    >>> coverage_counts(s) == (int(cov["present"].sum()), len(cov))
+    True
+    """
+    _, present, needed_by = _presence(study)
+    have = needed = 0
+    for j, nb in enumerate(needed_by):
+        need = nb != ""
+        needed += int(need.sum())
+        have += int((present[:, j] & need).sum())
+    return have, needed
+
+
+def _coverage(study: Study, *, only_missing: bool) -> pd.DataFrame:
+    phrases, present, needed = _presence(study)
+    display = display_names(study)
+    cust_ids = study.customers["customer_id"].to_numpy(object)
+    subs = study.customers["subsegment"].to_numpy(object)
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("customer_id", "subsegment", "phrase", "present",
                                                           "needed_by")}
     for j, p in enumerate(phrases):
-        need = np.array([", ".join(needed_for(study, users.get(p, []), sid)) for sid in study.subsegment_ids] + [""],
-                        dtype=object)
-        needed_by = need[sub_codes]  # code -1 (unknown subsegment) picks the trailing ""
+        needed_by = needed[j]
         keep = needed_by != ""
         if only_missing:
             keep &= ~present[:, j]

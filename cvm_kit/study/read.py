@@ -196,7 +196,8 @@ def _parse(data: bytes, sep: str, header: list[str], value_as_text: bool) -> pd.
         elif c != "value" or value_as_text:
             dtypes[i] = object
     # bytes, not a StringIO: pandas' C reader then skips a second decoding pass (half the time)
-    return pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, keep_default_na=False,
+    # no cell is ever read as missing (keep_default_na=False, no na_values): na_filter=False skips looking
+    return pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, keep_default_na=False, na_filter=False,
                        skip_blank_lines=True)
 
 

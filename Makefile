@@ -18,6 +18,9 @@ $(VENV)/.installed: pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# byte-compile the package as a wheel install would (an editable install never does, and with
+	# PYTHONDONTWRITEBYTECODE set no run writes the .pyc files either: every command would compile cvm_kit)
+	$(PY) -m compileall -q cvm_kit
 	touch $@
 
 install: $(VENV)/.installed

@@ -179,3 +179,12 @@ def test_loading_a_copy_twice_gives_equal_studies(tiny_copy, tmp_path):
     a, b = load_study(tiny_copy), load_study(other)
     pd.testing.assert_frame_equal(a.measurements, b.measurements)
     pd.testing.assert_frame_equal(measurement_table(a), measurement_table(b))
+
+
+def test_a_header_longer_than_the_sniffed_prefix_is_read_whole():
+    names = [f"characteristic_{i:05d}" for i in range(4000)]  # a ~90 KB header line
+    text = "customer_id,subsegment," + ",".join(names) + "\n" + "C1,a," + ",".join("1" for _ in names) + "\n"
+    problems: list = []
+    df = read_csv_text(text, "customers.csv", problems)
+    assert problems == [] and list(df.columns[:3]) == ["customer_id", "subsegment", names[0]]
+    assert df.columns[-2] == names[-1] and len(df.columns) == len(names) + 3  # + line

@@ -238,8 +238,11 @@ def _read_csv(data: bytes, label: str, problems: list[Problem], text: str | None
     head = text if text is not None else data[: 1 << 16].decode("utf-8", "ignore")
     sep = _separator(head)
     try:
+        prefix = head[: 1 << 16]
         try:
-            header = [str(c).strip() for c in pd.read_csv(io.StringIO(head[: 1 << 16]), sep=sep, nrows=0).columns]
+            if "\n" not in prefix and len(data) > len(prefix):
+                raise ValueError("the header line is longer than the prefix")
+            header = [str(c).strip() for c in pd.read_csv(io.StringIO(prefix), sep=sep, nrows=0).columns]
         except Exception:  # a header longer than the prefix: parse the whole text
             text = text if text is not None else data.decode("utf-8")
             header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns]

@@ -69,14 +69,6 @@ def study_key(path: Path) -> str | None:
     return h.hexdigest()
 
 
-def _copy_on_write() -> bool:
-    import pandas as pd
-
-    if int(pd.__version__.split(".")[0]) >= 3:  # always on from pandas 3
-        return True
-    return getattr(pd.options.mode, "copy_on_write", False) is True
-
-
 def _fresh(study: Any) -> Any:
     """A copy whose frames a notebook may change without touching the cached study.
 
@@ -85,8 +77,10 @@ def _fresh(study: Any) -> Any:
     cvm_kit's per-column caches (factorizations, the measurement table) serve
     every notebook of the study; otherwise the frames are copied deeply.
     """
+    from cvm_kit.study.factors import copy_on_write
+
     c = copy.copy(study)
-    deep = not _copy_on_write()
+    deep = not copy_on_write()
     for name in _FRAMES:
         df = getattr(c, name, None)
         if df is not None and hasattr(df, "copy"):

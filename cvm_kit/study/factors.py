@@ -23,14 +23,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["factorize", "first_rows", "from_codes", "map_codes", "remember"]
+__all__ = ["copy_on_write", "factorize", "first_rows", "from_codes", "map_codes", "remember"]
 
 _MEMO: OrderedDict[tuple[Any, ...], tuple[pd.Series, np.ndarray, np.ndarray]] = OrderedDict()
 _MAX_ENTRIES = 64
 _MAX_ROWS = 16_000_000  # the memo holds its columns alive: bound what it may hold
 
 
-def _copy_on_write() -> bool:
+def copy_on_write() -> bool:
+    """Whether pandas copies a shared column before an in-place edit (always from pandas 3).
+
+    Caches keyed by a column's array (here, the measurement table, the warm
+    kernels' study copies) rely on it.
+
+    Examples
+    --------
+    >>> isinstance(copy_on_write(), bool)
+    True
+    """
     if int(pd.__version__.split(".")[0]) >= 3:  # always on (reading the option warns)
         return True
     return getattr(pd.options.mode, "copy_on_write", False) is True
@@ -39,7 +49,7 @@ def _copy_on_write() -> bool:
 def _key(col: pd.Series) -> tuple[Any, ...] | None:
     """Where the column's data lives; None for arrays that are not one numpy buffer (e.g. pyarrow-backed)."""
     arr = getattr(col.array, "_ndarray", None)  # object columns and python-backed str columns
-    if not isinstance(arr, np.ndarray) or not _copy_on_write():
+    if not isinstance(arr, np.ndarray) or not copy_on_write():
         return None
     return (arr.__array_interface__["data"][0], arr.shape, arr.strides, str(col.dtype))
 
@@ -93,6 +103,13 @@ def factorize(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
+def _keep(col: pd.Series, codes: np.ndarray, uniques: np.ndarray) -> pd.Series:
+    """Remember ``col``'s factorization; the memo keeps it read-only, so a view or a borrowed array is copied."""
+    codes = codes if isinstance(codes, np.ndarray) and codes.flags.owndata else np.array(codes, copy=True)
+    _remember(col, codes, uniques.copy())
+    return col
+
+
 def remember(col: pd.Series, codes: np.ndarray, uniques: np.ndarray) -> pd.Series:
     """Record that ``uniques[codes]`` is ``col`` (built by the caller, who knows its codes); returns ``col``.
 
@@ -107,9 +124,7 @@ def remember(col: pd.Series, codes: np.ndarray, uniques: np.ndarray) -> pd.Serie
     >>> factorize(col)[0].tolist()
     [0, 1, 0]
     """
-    codes = codes if isinstance(codes, np.ndarray) and codes.flags.owndata else np.array(codes, copy=True)
-    _remember(col, codes, np.asarray(uniques, dtype=object).copy())
-    return col
+    return _keep(col, codes, np.asarray(uniques, dtype=object))
 
 
 def from_codes(codes: np.ndarray, uniques: np.ndarray, index: pd.Index | None = None,
@@ -128,10 +143,7 @@ def from_codes(codes: np.ndarray, uniques: np.ndarray, index: pd.Index | None = 
     """
     uniques = np.asarray(uniques, dtype=object)
     col = pd.Series(uniques[codes], index=index, dtype=dtype, copy=False)
-    if remember:  # kept read-only by the memo: a view or a borrowed array is copied first
-        codes = codes if isinstance(codes, np.ndarray) and codes.flags.owndata else np.array(codes, copy=True)
-        _remember(col, codes, uniques.copy())
-    return col
+    return _keep(col, codes, uniques) if remember else col
 
 
 def map_codes(col: pd.Series, fn: Callable[[Any], Any], dtype: Any = object, remember: bool = True) -> pd.Series:

@@ -17,7 +17,7 @@ import pandas as pd
 from ..equations import Equation, normalize_phrase
 from ..errors import CvmError
 from ..study import SOURCES, Study
-from ..study.factors import factorize, first_rows, from_codes
+from ..study.factors import copy_on_write, factorize, first_rows, from_codes
 from .phrases import SOURCE_RANK, constants_map, display_names, input_phrases, leaf_phrases
 
 __all__ = ["Environment", "environment", "finite_or_nan", "inherit_reasons", "measurement_table",
@@ -51,16 +51,10 @@ def _fingerprint(m: pd.DataFrame) -> tuple:
 
     cols = [m[c] for c in _TABLE_COLUMNS]
     digest = hashlib.blake2b(np.ascontiguousarray(cols[3].to_numpy(dtype=float)).tobytes(), digest_size=16)
-    if not _copy_on_write():
+    if not copy_on_write():
         for c in (0, 1, 2, 4):
             digest.update(pd.util.hash_pandas_object(cols[c], index=False).to_numpy().tobytes())
     return (id(m), len(m), tuple(_buffer(c) for c in cols), digest.hexdigest())
-
-
-def _copy_on_write() -> bool:
-    if int(pd.__version__.split(".")[0]) >= 3:  # always on (reading the option warns)
-        return True
-    return getattr(pd.options.mode, "copy_on_write", False) is True
 
 
 def measurement_table(study: Study) -> pd.DataFrame:
@@ -175,7 +169,7 @@ def _group_stats(group: np.ndarray, n_groups: int, value: np.ndarray,
 
 def _private_copy(df: pd.DataFrame) -> pd.DataFrame:
     """A copy the caller may change without touching the cached table: lazy under copy-on-write (free)."""
-    return df.copy(deep=not _copy_on_write())
+    return df.copy(deep=not copy_on_write())
 
 
 @dataclass(frozen=True)

@@ -188,3 +188,38 @@ def test_a_header_longer_than_the_sniffed_prefix_is_read_whole():
     df = read_csv_text(text, "customers.csv", problems)
     assert problems == [] and list(df.columns[:3]) == ["customer_id", "subsegment", names[0]]
     assert df.columns[-2] == names[-1] and len(df.columns) == len(names) + 3  # + line
+
+
+def test_map_codes_gives_the_column_back_when_nothing_changes():
+    col = pd.Series(["data", "estimate", "data"], dtype=object)
+    assert map_codes(col, str.lower) is col  # already lower case: no new 600,000-row column
+    upper = pd.Series(["Data", "data", "DATA"], dtype=object)
+    out = map_codes(upper, str.lower)
+    assert out is not upper and out.tolist() == ["data", "data", "data"]
+    assert upper.tolist() == ["Data", "data", "DATA"]  # the input is never changed
+    # equal text of another type, or a different dtype asked for, is a change
+    assert map_codes(col, lambda t: np.str_(t)) is not col
+    assert map_codes(col, str.lower, dtype="str") is not col
+
+
+def test_source_words_in_mixed_case_are_lowered_and_lower_case_kept(tiny_copy):
+    m = pd.read_csv(tiny_copy / "measurements.csv", dtype=str, keep_default_na=False)
+    m.loc[0, "source"] = m.loc[0, "source"].upper()
+    m.to_csv(tiny_copy / "measurements.csv", index=False)
+    s = load_study(tiny_copy)
+    assert s.measurements["source"].tolist() == m["source"].str.lower().tolist()
+
+
+def test_content_hash_made_in_a_thread_equals_the_plain_hash(tmp_path):
+    from cvm_kit.study.model import content_hash
+    from cvm_kit.study.read import RawStudy, _Hashing
+
+    files = {"measurements.csv": b"x" * (2 << 20), "project.yaml": b"name: a\n"}  # over the thread's 1 MB
+    h = _Hashing(files)
+    assert h.result() == content_hash(files)
+    small = {"project.yaml": b"name: b\n"}
+    assert _Hashing(small).result() == content_hash(small)
+    raw = RawStudy(tmp_path, None, {}, {}, dict(files), hashing=h)
+    assert raw.content_hash() == content_hash(files)
+    raw.files["project.yaml"] = b"name: changed\n"  # the files changed after reading: hashed again
+    assert raw.content_hash() == content_hash(raw.files) != content_hash(files)

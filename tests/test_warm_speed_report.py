@@ -63,6 +63,7 @@ def test_the_series_is_handed_out_longest_first_and_published_in_order(study, tm
     def fake(jobs, **kw):
         seen.extend(j["name"] for j in jobs)
         assert kw["executor"] is None and kw["engine"] == "papermill"
+        assert kw["after_at"] == len(jobs) - 1  # a warm run's summary goes ahead of 08 (cheaper than it)
         for j in reversed(jobs):  # any completion order
             yield {"name": j["name"], "status": "failed", "notebook": None, "html": None, "seconds": 0.0,
                    "error": "not run"}
@@ -125,3 +126,30 @@ def test_show_draws_once_and_the_png_is_unchanged(monkeypatch):
     ref.savefig(buf, format="png", dpi=100, facecolor="white")
     plt.close(ref)
     assert shown[0].data == buf.getvalue()
+
+
+def test_work_queued_by_after_goes_where_after_at_says():
+    from concurrent.futures import Future
+
+    from cvm_kit.reporting.pool import _run_jobs
+
+    order: list[str] = []
+
+    class Recorder:  # a pool that records what is queued, in order, and runs nothing
+        def submit(self, fn, job):
+            order.append(job["name"] if isinstance(job, dict) and "name" in job else str(job))
+            f: Future = Future()
+            f.set_result({"name": order[-1], "status": "ok", "notebook": None, "html": None, "seconds": 0.0,
+                          "error": ""})
+            return f
+
+        def shutdown(self, wait=True):
+            pass
+
+    jobs = [{"name": n, "template": "t"} for n in ("a", "b", "c", "d")]
+    for at, want in ((2, ["a", "b", "S", "c", "d"]), (None, ["a", "b", "c", "d", "S"]), (0, ["S", "a", "b", "c", "d"])):
+        order.clear()
+        out = list(_run_jobs(jobs, workers=2, scheduler=None, progress=False, desc="t", engine="papermill",
+                             executor=Recorder(), after=lambda pool: pool.submit(None, "S"), after_at=at))
+        assert order == want
+        assert sorted(o["name"] for o in out) == ["a", "b", "c", "d"]  # only the jobs' outcomes are yielded

@@ -227,7 +227,7 @@ def _start_pool(workers: int, engine: str, kernel_name: str | None, templates: S
 
 def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress: bool,
               desc: str, engine: str = "warm", executor: Any = None,
-              after: Any = None) -> Iterator[Outcome]:
+              after: Any = None, after_at: int | None = None) -> Iterator[Outcome]:
     """Run jobs on a process pool (or a Dask cluster); yield each outcome as it completes.
 
     ``engine``: ``"warm"`` runs them on warm kernels (:mod:`cvm_kit.reporting.warm`,
@@ -240,8 +240,9 @@ def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress:
 
     ``executor``: a pool from :func:`_start_pool` (already starting), used
     instead of a new one and shut down here; ``after(pool)``: called with the
-    process pool once every job is submitted (more work for its workers,
-    queued behind the jobs).
+    process pool once the first ``after_at`` jobs (default: every job) are
+    submitted, so the work it submits is queued behind those and ahead of
+    the rest (workers take queued work in order).
     """
     _check_engine(engine)
     if not jobs:
@@ -288,9 +289,11 @@ def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress:
         pool = executor if executor is not None else _start_pool(
             workers, engine, jobs[0].get("kernel_name"), [str(j["template"]) for j in jobs])
         try:
-            futs = {pool.submit(run, job): job for job in jobs}
+            at = len(jobs) if after_at is None else max(0, min(int(after_at), len(jobs)))
+            futs = {pool.submit(run, job): job for job in jobs[:at]}
             if after is not None:
                 after(pool)
+            futs.update({pool.submit(run, job): job for job in jobs[at:]})
             for fut in as_completed(futs):
                 try:
                     out = fut.result()

@@ -191,6 +191,7 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
 # Expected cost of the series' notebooks (relative): the longest start first, so the two workers end together.
 _COST = {"04_sensitivity": 8, "03_subsegment_variance": 6, "02_estimates": 5, "01_data_gathering": 4,
          "07_value_documenter": 4, "05_drivers_and_prospects": 3, "08_business_case": 1}
+_SUMMARY_COST = 2  # the executive summary made on a warm kernel: queued among the notebooks by this cost
 
 
 def _early_pool(engine: str, workers: int, kernel_name: str | None, templates: Sequence[Path]) -> Any:
@@ -225,15 +226,17 @@ def _run_report(study_path: Path, templates: Sequence[Path], out_dir: str | Path
         order = sorted(jobs, key=lambda j: -_COST.get(str(j["name"]), 3))  # stable: unknown ones keep their order
         summary: dict[str, Any] = {}
 
-        def after(pool: Any) -> None:  # the summary on a warm kernel, queued behind the notebooks
+        def after(pool: Any) -> None:  # the summary on a warm kernel, queued among the notebooks (after_at)
             if s is not None:
                 summary["future"] = pool.submit(_warm_summary, {
                     "study": str(study_path), "templates": [str(t) for t in templates], "kernel_name": kernel_name,
                     "timeout": timeout})
 
         outcomes: dict[str, NotebookRun] = {}
+        # the summary goes ahead of the cheaper notebooks: the worker that takes it last would finish alone
+        at = sum(_COST.get(str(j["name"]), 3) >= _SUMMARY_COST for j in order)
         gen = _run_jobs(order, workers=workers, scheduler=None, progress=progress, desc="cvm report", engine=engine,
-                        executor=early, after=after if early is not None else None)
+                        executor=early, after=after if early is not None else None, after_at=at)
         try:
             for o in gen:
                 outcomes[str(o["name"])] = _to_run(o)

@@ -22,7 +22,7 @@ from .checks_tables import (
     check_realized,
     customer_id_problems,
 )
-from .model import MEASUREMENTS_FILE, Derived, Study, content_hash
+from .model import MEASUREMENTS_FILE, Derived, Study
 from .read import RawStudy
 
 
@@ -80,7 +80,7 @@ def check_study(raw: RawStudy, problems: list[Problem]) -> tuple[list[Problem], 
         prospects=prospects,
         fieldwork=fieldwork,
         realized=realized,
-        content_hash=content_hash(raw.files),
+        content_hash=raw.content_hash(),
         parity_margin=model.parity_margin,
         options=model.options.model_dump(exclude_none=True) if model.options is not None else {},
         business_case=model.business_case.model_dump(exclude_none=True) if model.business_case is not None else {},

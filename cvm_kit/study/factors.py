@@ -161,6 +161,8 @@ def map_codes(col: pd.Series, fn: Callable[[Any], Any], dtype: Any = object, rem
     codes, uniques = factorize(col)
     mapped = np.empty(len(uniques), dtype=object)
     mapped[:] = [fn(u) for u in uniques]
+    if col.dtype == dtype and all(type(a) is type(b) and a == b for a, b in zip(mapped, uniques)):
+        return col  # nothing changes (source words already lower case): no new column of 600,000 rows
     new_codes, new_uniques = pd.factorize(mapped, use_na_sentinel=False)
     return from_codes(np.asarray(new_codes)[codes], np.asarray(new_uniques, dtype=object), col.index, dtype,
                       remember)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,40 @@ from .model import (
     PROJECT_FILE,
     SECTIONS,
     TABLE_SHEETS,
+    content_hash,
 )
 from .yamlsafe import load_yaml
+
+
+class _Hashing:
+    """:func:`~cvm_kit.study.model.content_hash` of a study's files, computed in a thread from the moment they are read.
+
+    hashlib lets go of the GIL while it hashes a large buffer, so on a second
+    core the 37 MB of a 5,000-customer study are hashed while pandas parses
+    them, instead of after the checks (about 45 ms).
+    """
+
+    _THREAD_FROM = 1 << 20  # bytes: a small study is hashed at once, no thread
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self._files = dict(files)  # the bytes as read: a later change to the caller's dict is not hashed
+        self._value: str | None = None
+        self._thread: threading.Thread | None = None
+        if sum(map(len, self._files.values())) >= self._THREAD_FROM:
+            self._thread = threading.Thread(target=self._run, name="cvm-study-hash", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        self._value = content_hash(self._files)
+
+    def hashes(self, files: dict[str, bytes]) -> bool:
+        """Whether this hash is of ``files`` (the same names and bytes)."""
+        return self._files == files
+
+    def result(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        return self._value if self._value is not None else content_hash(self._files)
 
 
 @dataclass
@@ -48,6 +81,13 @@ class RawStudy:
     project_label: str = PROJECT_FILE
     project_lines: dict[str, list[int]] = field(default_factory=dict)  # workbook: sheet rows per model section
     yaml_lines: dict[tuple[Any, ...], int] = field(default_factory=dict)  # project.yaml: line of each key path
+    hashing: _Hashing | None = field(default=None, repr=False, compare=False)  # started by read_raw
+
+    def content_hash(self) -> str:
+        """The study's content hash (:func:`~cvm_kit.study.model.content_hash` of ``files``)."""
+        if self.hashing is not None and self.hashing.hashes(self.files):
+            return self.hashing.result()
+        return content_hash(self.files)
 
 
 def _read_yaml(text: str, label: str, problems: list[Problem],
@@ -323,6 +363,7 @@ def read_raw(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
         elif required:
             problems.append(Problem(name, "", f"missing: a study folder needs {PROJECT_FILE}, {CUSTOMERS_FILE} "
                                     f"and {MEASUREMENTS_FILE}"))
+    hashing = _Hashing(files)  # in a thread while the files are parsed and checked
     if PROJECT_FILE in files:
         text = _decode(files[PROJECT_FILE], PROJECT_FILE, problems)
         if text is not None:
@@ -333,7 +374,7 @@ def read_raw(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
             if df is not None:
                 tables[name] = df
     labels = {n: n for n in tables}
-    return RawStudy(path, project, tables, labels, files, yaml_lines=yaml_lines), problems
+    return RawStudy(path, project, tables, labels, files, yaml_lines=yaml_lines, hashing=hashing), problems
 
 
 def _read_csv_file(raw: bytes, name: str, problems: list[Problem]) -> pd.DataFrame | None:

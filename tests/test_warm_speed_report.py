@@ -9,6 +9,7 @@ order); a figure shown by ``report.show`` is the same PNG without its extra draw
 from __future__ import annotations
 
 import io
+import sys
 
 import pytest
 
@@ -153,3 +154,66 @@ def test_work_queued_by_after_goes_where_after_at_says():
                              executor=Recorder(), after=lambda pool: pool.submit(None, "S"), after_at=at))
         assert order == want
         assert sorted(o["name"] for o in out) == ["a", "b", "c", "d"]  # only the jobs' outcomes are yielded
+
+
+def _stock_exporter():
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
+    from cvm_kit.reporting import export
+    from cvm_kit.reporting.render import template_text
+
+    page = {"cvm_report.html.j2": template_text(export._PAGE_TEMPLATE)}
+    return HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                        exclude_output_prompt=True, extra_loaders=[DictLoader(page)],
+                        template_file="cvm_report.html.j2")
+
+
+def _varied_notebook():
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    html = ("<div class='jp-OutputArea-output x' title='a > b'>user div</div><IMG SRC='u.png'>"
+            "<div class=\"jp-OutputArea-output\" tabindex=\"-1\">own tabindex</div>"
+            "<table class='cvm-table'><tr><td data-x=\"1>0\">1 &lt; 2</td></tr></table>")
+    return new_notebook(cells=[
+        new_markdown_cell("# Title\n\nSome *text* and an image: ![pic](data:image/png;base64," + png + ")"),
+        new_code_cell("x", outputs=[
+            new_output("display_data", data={"text/html": html, "text/plain": "t"}),
+            new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"},
+                       metadata={"alt": "Net value by customer"}),
+            new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+            new_output("stream", name="stdout", text="printed <b>not bold</b>\n")]),
+        new_code_cell("y", outputs=[new_output("execute_result", data={"text/plain": "42"}, execution_count=1)]),
+    ], metadata={"language_info": {"name": "python"}})
+
+
+def test_the_page_export_makes_nbconverts_accessibility_edits_without_reparsing(monkeypatch):
+    from bs4 import BeautifulSoup
+
+    from cvm_kit.reporting import export
+    from cvm_kit.reporting.render import stylesheet
+
+    nb = _varied_notebook()
+    res = {"metadata": {"name": "x"}, "cvm_css": stylesheet()}
+    stock = _stock_exporter().from_notebook_node(nb, resources=dict(res))[0]
+    fast = export._exporter().from_notebook_node(nb, resources=dict(res))[0]
+    assert fast != stock  # not re-parsed and re-written ...
+    assert str(BeautifulSoup(fast, features="html.parser")) == stock  # ... yet the same document
+    assert fast.count(export.NO_ALT) == stock.count(export.NO_ALT) == 1  # the user's IMG (figures have theirs)
+    assert 'alt="Net value by customer"' in fast and 'title=\'a > b\' tabindex="0"' in fast
+    assert 'tabindex="0">own tabindex' in fast and 'tabindex="-1"' not in fast
+    # an nbconvert whose exporter is built otherwise: its own export, as it makes it
+    monkeypatch.setitem(sys.modules, "nbconvert.filters.widgetsdatatypefilter", None)
+    assert export._exporter().from_notebook_node(nb, resources=dict(res))[0] == stock
+
+
+def test_accessible_edits_only_the_tags_it_should():
+    from cvm_kit.reporting.export import NO_ALT, _accessible
+
+    page = ('<div class="jp-Cell-inputWrapper">a</div><div class="other">b</div><img src="a" alt="">'
+            '<img src="b"/><img src=c>')
+    out, missing = _accessible(page)
+    assert missing == 2
+    assert out == ('<div class="jp-Cell-inputWrapper" tabindex="0">a</div><div class="other">b</div>'
+                   f'<img src="a" alt=""><img src="b" alt="{NO_ALT}"/><img src=c alt="{NO_ALT}">')

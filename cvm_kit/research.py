@@ -288,14 +288,15 @@ def alternatives(study: Study) -> pd.DataFrame:
 # fieldwork
 
 
-def _log(study: Study) -> pd.DataFrame:
-    """The fieldwork log with a sort key; an empty log of the same columns when there is none."""
+def _log(study: Study, only: frozenset[str] | None = None) -> pd.DataFrame:
+    """The fieldwork log with a sort key (``only``: these customers' rows); an empty log of the same columns
+    when there is none."""
     cols = ["customer_id", "date", "step", "status", "with", "note", "line"]
     fw = study.fieldwork
     if fw is None:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else object) for c in cols}
                             ).assign(order=pd.Series(dtype=float))
-    fw = fw.copy()
+    fw = (fw[fw["customer_id"].isin(only)] if only is not None else fw).copy()
     for c in ("with", "note"):
         if c not in fw.columns:
             fw[c] = ""
@@ -352,13 +353,19 @@ def _customer_state(rows: pd.DataFrame) -> dict[str, Any]:
 NO_SUBSEGMENT = "(no subsegment)"  # where a declined invitee without a subsegment in the log is counted
 
 
-def _states(study: Study) -> pd.DataFrame:
-    """One row per customer of customers.csv, then per declined invitee of the log (``member`` False)."""
-    log = _log(study)
+def _states(study: Study, only: frozenset[str] | None = None) -> pd.DataFrame:
+    """One row per customer of customers.csv, then per declined invitee of the log (``member`` False).
+
+    ``only``: just these customers (a per-customer report asks for one: its
+    cost must not grow with the number of customers in the study).
+    """
+    log = _log(study, only)
     groups = {cid: g for cid, g in log.groupby("customer_id", sort=False)} if len(log) else {}
     empty = log.iloc[0:0]
     recs = []
     for cid, sub in zip(study.customers["customer_id"], study.customers["subsegment"]):
+        if only is not None and cid not in only:
+            continue
         recs.append({"customer_id": cid, "subsegment": sub, "member": True,
                      **_customer_state(groups.get(cid, empty))})
     members = set(study.customers["customer_id"])
@@ -492,11 +499,13 @@ def fieldwork_by_customer(study: Study, today: Any = None) -> pd.DataFrame:
     return st[cols].reset_index(drop=True)
 
 
-def missing_by_contact(study: Study) -> pd.DataFrame:
+def missing_by_contact(study: Study, customer_id: str | None = None) -> pd.DataFrame:
     """The inputs still missing, from which customer, and whom to ask.
 
     Joins :func:`~cvm_kit.values.missing_inputs` with the customer's latest
     ``with`` in the fieldwork log (empty when the customer is not in the log).
+    ``customer_id``: only that customer's rows, worked out from its own log
+    rows alone (the same rows as the whole table's for that customer).
 
     Returns
     -------
@@ -515,7 +524,11 @@ def missing_by_contact(study: Study) -> pd.DataFrame:
     from .values import missing_inputs
 
     miss = missing_inputs(study)
-    st = _states(study)
+    only = None
+    if customer_id is not None:
+        only = frozenset([customer_id])
+        miss = miss[miss["customer_id"] == customer_id].reset_index(drop=True)
+    st = _states(study, only)
     cols = ["customer_id", "subsegment", "phrase", "needed_by", "stage", "with", "next_step", "next_date"]
     if miss.empty or st.empty:
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "next_date" else object) for c in cols})

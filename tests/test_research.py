@@ -474,3 +474,45 @@ def test_plot_fieldwork_funnel(logged):
         assert ax.get_ylabel() == "customers"
     finally:
         plt.close(ax.figure)
+
+
+def test_a_customers_missing_inputs_come_from_its_own_log_rows_only(monkeypatch):
+    import tempfile
+    from pathlib import Path
+
+    import cvm_kit as cvm
+    from cvm_kit import research
+    from cvm_kit.reporting.tables import customer_missing
+    from tools.synthetic import write_random_study
+
+    d = Path(tempfile.mkdtemp()) / "s"
+    write_random_study(d, n_customers=30, n_elements=5, seed=3, missing_share=0.2)
+    ids = pd.read_csv(d / "customers.csv", dtype=str)["customer_id"].tolist()
+    steps = ["invited", "initial_meeting", "data_visit", "data_received", "review"]
+    rows = [(cid, f"2026-10-{1 + k:02d}", step, "done" if k < i % 5 else "planned", f"contact {i}", "")
+            for i, cid in enumerate(ids) for k, step in enumerate(steps[: 1 + i % 5])]
+    rows += [("OUTSIDER", "2026-10-02", "invited", "declined", "someone", "not a customer of the study")]
+    pd.DataFrame(rows, columns=["customer_id", "date", "step", "status", "with", "note"]).to_csv(
+        d / "fieldwork.csv", index=False)
+    for s in (cvm.load_study(cvm.example_path()), cvm.load_study(d)):
+        whole = research.missing_by_contact(s)  # every customer's state: the oracle
+        assert s.fieldwork is not None and len(whole)
+        for cid in s.customers["customer_id"]:
+            want = whole[whole["customer_id"] == cid].reset_index(drop=True)
+            got = research.missing_by_contact(s, cid)
+            if want.empty:  # nothing missing: the empty table of the same columns
+                assert got.empty and list(got.columns) == list(want.columns)
+            else:
+                pd.testing.assert_frame_equal(got, want)
+        calls: list[int] = []
+
+        def counted(rows, calls=calls, real=research._customer_state):
+            calls.append(1)
+            return real(rows)
+
+        monkeypatch.setattr(research, "_customer_state", counted)
+        cid = whole["customer_id"].iloc[0]
+        got = customer_missing(s, cid)
+        assert len(calls) == 1  # one customer's state, however many customers the study has
+        assert got.equals(whole.loc[whole["customer_id"] == cid, list(got.columns)].reset_index(drop=True))
+        monkeypatch.undo()

@@ -272,7 +272,7 @@ def customer_missing(study: Study, customer_id: str) -> pd.DataFrame:
     from ..values import missing_inputs
 
     _customer_row(study, customer_id)
-    m = missing_by_contact(study)
+    m = missing_by_contact(study, customer_id)  # this customer's log rows only: a report's cost does not grow with N
     if m.empty:  # no fieldwork log: still list what is missing
         m = missing_inputs(study).assign(stage="", next_step="", next_date=pd.NaT)
         m["with"] = ""

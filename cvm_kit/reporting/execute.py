@@ -254,7 +254,8 @@ def _execute_here(job: Job) -> Outcome:
 
     t0 = time.perf_counter()
     out_nb = Path(job["notebook"])
-    out_html = Path(job["html"]) if job.get("html") else None
+    html = job.get("html")
+    out_html = Path(html) if html else None
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     timeout = float(job.get("timeout") or 600)
     box: list = []
@@ -334,7 +335,7 @@ def _execute_here(job: Job) -> Outcome:
             nbformat.write(nb, str(tmp))
             _readable(tmp)
             os.replace(tmp, out_nb)
-            if html_tmp is not None:
+            if html_tmp is not None and out_html is not None:
                 os.replace(html_tmp, out_html)
         except Exception as exc:  # noqa: BLE001
             status, error = "failed", (error + "; " if error else "") + f"writing the outputs: {type(exc).__name__}: {exc}"

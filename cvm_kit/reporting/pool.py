@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Iterator, Sequence
 
 from ..errors import CvmError
 from .execute import Job, Outcome, _end_live_jobs, _execute, _failed_outcome
@@ -41,7 +41,7 @@ def _short_mp_tempdir() -> None:
 
     from .warm_kernel import ipc_dir
 
-    config = process.current_process()._config  # noqa: SLF001 - where multiprocessing.util.get_temp_dir keeps it
+    config = process.current_process()._config  # type: ignore[attr-defined]  # noqa: SLF001 - get_temp_dir keeps it there
     if config.get("tempdir") is None:
         d = ipc_dir("pymp-")
         util.Finalize(None, shutil.rmtree, args=[d], exitpriority=-100)
@@ -185,10 +185,10 @@ def _stop_forkserver() -> None:
         from multiprocessing import forkserver
 
         fs = forkserver._forkserver
-        pid = fs._forkserver_pid
+        pid = fs._forkserver_pid  # type: ignore[attr-defined]  # private: no public way to stop it
         if pid:
             os.kill(pid, signal.SIGKILL)
-            fs._stop()  # reaps it and forgets its socket, so a later pool starts a new one
+            fs._stop()  # type: ignore[attr-defined]  # reaps it and forgets its socket, so a later pool starts a new one
 
 
 @contextlib.contextmanager
@@ -227,7 +227,7 @@ def _start_pool(workers: int, engine: str, kernel_name: str | None, templates: S
 
 def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress: bool,
               desc: str, engine: str = "warm", executor: Any = None,
-              after: Any = None, after_at: int | None = None) -> Iterator[Outcome]:
+              after: Any = None, after_at: int | None = None) -> Generator[Outcome, None, None]:
     """Run jobs on a process pool (or a Dask cluster); yield each outcome as it completes.
 
     ``engine``: ``"warm"`` runs them on warm kernels (:mod:`cvm_kit.reporting.warm`,

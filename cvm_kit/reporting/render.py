@@ -11,7 +11,7 @@ from . import fmt
 
 def template_text(name: str) -> str:
     """The text of ``templates/<name>`` (a template, or the stylesheet)."""
-    return resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+    return (resources.files(__package__) / "templates" / name).read_text(encoding="utf-8")
 
 
 def stylesheet() -> str:

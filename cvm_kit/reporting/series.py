@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import CvmError
-from .execute import NotebookRun, RunError, RunInterrupted, _to_run
+from .execute import Job, NotebookRun, RunError, RunInterrupted, _to_run
 from .export import _readable
 from .notebooks import CUSTOMER_NOTEBOOK, SERIES, load_template, notebook_parameters, notebooks_dir, template_path
 from .pool import _run_jobs, _start_pool, _stop_pool
@@ -216,7 +216,7 @@ def _run_report(study_path: Path, templates: Sequence[Path], out_dir: str | Path
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     t0 = time.perf_counter()
     try:
-        jobs = []
+        jobs: list[Job] = []
         for t in templates:
             p = {"study": str(study_path), **_RUN_PARAMETERS, **{k: v for k, v in params.items() if k in declared[t]}}
             jobs.append({"name": t.stem, "template": str(t), "notebook": str(tmp / f"{t.stem}.ipynb"),

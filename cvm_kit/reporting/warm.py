@@ -50,7 +50,10 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .execute import Job, Outcome
 
 from .warm_kernel import (  # noqa: F401 - re-exported: cvm_kit.warm is this module
     _IPC_PATH_MAX,
@@ -382,7 +385,7 @@ def worker_init(kernel_name: str | None = None, templates: Sequence[str] = ()) -
     _warm_worker()
 
 
-def execute(job: Mapping[str, Any]) -> dict[str, Any]:
+def execute(job: Job) -> Outcome:
     """Execute one notebook job on a warm kernel; never raises (the outcome says what went wrong).
 
     ``job`` and the outcome are those of ``cvm_kit.reporting.execute._execute``:
@@ -399,9 +402,10 @@ def execute(job: Mapping[str, Any]) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     out_nb = Path(job["notebook"])
-    out_html = Path(job["html"]) if job.get("html") else None
+    html = job.get("html")
+    out_html = Path(html) if html else None
     timeout = float(job.get("timeout") or 600)
-    memory_mb = job.get("memory_limit_mb")
+    memory_mb: Any = job.get("memory_limit_mb")  # not a Job key: a test's way to set a low limit for one job
     status, error, nb = "ok", "", None
     p = pool()
     memory_limit = int(float(memory_mb) * 2**20) if memory_mb else p.memory_limit
@@ -528,7 +532,7 @@ def _publish(job: Mapping[str, Any], nb: Any, status: str, error: str, out_nb: P
         nbformat.write(nb, str(tmp))
         export._readable(tmp)
         os.replace(tmp, out_nb)
-        if html_tmp is not None:
+        if html_tmp is not None and out_html is not None:
             os.replace(html_tmp, out_html)
     except Exception as exc:  # noqa: BLE001
         status, error = "failed", (error + "; " if error else "") + f"writing the outputs: {type(exc).__name__}: {exc}"

@@ -52,7 +52,7 @@ class Equation:
         """Look each phrase up by its normalized key, then by normalizing the keys once."""
         found: list = []
         missing: list[str] = []
-        by_norm: dict[str, object] | None = None
+        by_norm: dict[str, str] | None = None
         for phrase, display in zip(phrases, self.display_phrases):
             if phrase in inputs:
                 found.append(inputs[phrase])

@@ -80,6 +80,7 @@ class Evaluation:
                 fresh = bad & ~np.isnan(a) & ~np.isnan(b)
                 if fresh.any():
                     sub = self._text(node)
+                    text: np.ndarray | str
                     if node.op == "/":
                         text = np.where(np.asarray(b) == 0, f"division by zero in {sub}", f"overflow in {sub}")
                     else:

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from .equation import Equation
 from .errors import EquationError
@@ -70,7 +71,7 @@ class _Token:
     kind: str  # NUM PHRASE NAME OP LPAREN RPAREN COMMA BAD END
     text: str  # the source text of the token
     pos: int
-    value: object = None  # float for NUM, (normalized, display) for PHRASE, op for OP
+    value: Any = None  # by kind: float for NUM, (normalized, display) for PHRASE, the operator for OP
 
 
 def _tokens(text: str) -> Iterator[_Token]:
@@ -81,7 +82,8 @@ def _tokens(text: str) -> Iterator[_Token]:
     """
     pos, n = 0, len(text)
     while True:
-        pos = _WS.match(text, pos).end()
+        ws = _WS.match(text, pos)  # r"\s*" matches everywhere (maybe nothing)
+        pos = ws.end() if ws else pos
         if pos >= n:
             yield _Token("END", "", n)
             return
@@ -209,7 +211,8 @@ class _Parser:
                     f"unknown function '{tok.text}': only min, max and abs are allowed"
                 )
             if operand_expected:
-                run = _BARE_RUN.match(self.text, tok.pos).group().strip()
+                bare = _BARE_RUN.match(self.text, tok.pos)  # matches everywhere (maybe nothing)
+                run = (bare.group() if bare else tok.text).strip()
                 run = " ".join(run.split())
                 if len(run) > 40:
                     run = run[:37] + "..."

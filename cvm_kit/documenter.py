@@ -144,7 +144,8 @@ def _vs_promise(realized: np.ndarray, promised: np.ndarray, low: np.ndarray, hig
     ``above`` the high end, else ``inside``; the promise is met unless below.
     With only a point promise: ``met`` when realized >= promised, else ``below``.
     """
-    text, met = [], []
+    text: list[str] = []
+    met: list[bool | None] = []
     for x, p, lo, hi in zip(realized, promised, low, high):
         if math.isnan(x):
             text.append("")

@@ -77,7 +77,7 @@ def _no_math(obj: Any) -> None:
     from matplotlib.text import Text
 
     items = obj if isinstance(obj, (list, tuple)) else getattr(obj, "flat", [obj])
-    figs = []
+    figs: list[Any] = []
     for it in items:
         fig = it if hasattr(it, "savefig") else getattr(it, "figure", None)
         if fig is not None and all(fig is not f for f in figs):

@@ -117,7 +117,7 @@ def _title(template: Path, nb: Any = None) -> str:
 
 def run_report(study: str | Path, out_dir: str | Path | None = None, *, parameters: Mapping[str, Any] | None = None,
                kernel_name: str | None = None, workers: int = 2, timeout: float = 600,
-               progress: bool = False, series: Sequence[str] | None = None, engine: str = "warm",
+               progress: bool = False, series: Sequence[str | Path] | None = None, engine: str = "warm",
                pdf: bool = False) -> Path:
     """Execute the notebook series on a study and write the HTML report with its index.
 

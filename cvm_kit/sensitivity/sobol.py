@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..equations import Equation
 from ..errors import AnalysisError, CvmError
 from ..study import Study
 from ..values import display_names, environment
@@ -45,7 +46,7 @@ def empirical_ppf(u: np.ndarray, sorted_x: np.ndarray) -> np.ndarray:
     return sorted_x[np.minimum((u * n).astype(np.int64), n - 1)]
 
 
-def _sobol_components(study: Study, subsegment: str, of: str) -> list[tuple[str, object, float, tuple[str, ...]]]:
+def _sobol_components(study: Study, subsegment: str, of: str) -> list[tuple[str, Equation, float, tuple[str, ...]]]:
     """(id, equation, sign, leaf phrases) of each part the outcome sums, for one subsegment."""
     from ..values import QUANTIFIED, leaf_phrases
 

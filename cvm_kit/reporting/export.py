@@ -100,9 +100,9 @@ def _page_exporter_class() -> type:
     return PageExporter
 
 
-# an opening tag of a div or an img, its attributes (quoted values may hold '>') and an optional '/'
-_TAG = re.compile(r"""<(div|img)((?:\s+[^\s=>/"']+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>"']+))?)*)\s*(/?)>""",
-                  re.IGNORECASE)
+# an opening div or img tag and what it holds up to its '>' (quoted values may hold '>'); written so each
+# character can match one way only, so the scan stays linear in the page's length
+_TAG = re.compile(r"""<(div|img)(?=[\s/>])([^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*)>""", re.IGNORECASE)
 _ATTR = re.compile(r"""([^\s=>/"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+))?""")
 _FOCUSABLE = frozenset({"jp-Cell-inputWrapper", "jp-OutputArea-output"})  # in a page whose body is .jp-Notebook
 NO_ALT = "No description has been provided for this image"  # nbconvert's stock alternative text
@@ -127,7 +127,9 @@ for this image"><img src="y" alt="Y"/></div>'
 
     def edit(m: re.Match[str]) -> str:
         nonlocal missing
-        name, attrs, slash = m.group(1), m.group(2), m.group(3)
+        name, attrs = m.group(1), m.group(2).rstrip()
+        slash = "/" if attrs.endswith("/") else ""
+        attrs = attrs[:-1] if slash else attrs
         names = {a.group(1).lower(): a.group(2) for a in _ATTR.finditer(attrs)}
         if name.lower() == "img":
             if "alt" in names:

@@ -164,7 +164,7 @@ def snapshot() -> None:
     s["environ"] = dict(os.environ)
     s["path"] = list(sys.path)
     s["meta_path"] = list(sys.meta_path)
-    s["warnings"] = (list(warnings.filters), warnings.defaultaction)
+    s["warnings"] = (list(warnings.filters), warnings.defaultaction)  # type: ignore[attr-defined]
     s["builtins"] = dict(vars(builtins))
     s["streams"] = (sys.stdout, sys.stderr, sys.stdin, sys.displayhook, sys.excepthook)
     s["umask"] = os.umask(0o022)
@@ -295,10 +295,12 @@ def reset(cwd: str | None = None) -> None:
         _restore_nested(pdc._global_config, s["pd"])
     random.seed()
     filters, default = s["warnings"]
-    warnings.filters[:] = filters
-    warnings.defaultaction = default
-    warnings.onceregistry.clear()
-    warnings._filters_mutated()  # every "already shown" registry is stale: a warning shows again, as in a new kernel
+    # the warnings module's own state (real attributes its stubs leave out); after _filters_mutated every
+    # "already shown" registry is stale: a warning shows again, as in a new kernel
+    warnings.filters[:] = filters  # type: ignore[index]
+    warnings.defaultaction = default  # type: ignore[attr-defined]
+    warnings.onceregistry.clear()  # type: ignore[attr-defined]
+    warnings._filters_mutated()  # type: ignore[attr-defined]  # every "already shown" registry is stale: a warning shows again, as in a new kernel
     _restore_dict(builtins, s["builtins"])
     sys.stdout, sys.stderr, sys.stdin, sys.displayhook, sys.excepthook = s["streams"]
     sys.path[:] = s["path"]

@@ -234,7 +234,7 @@ def _sum_cached(parts: list[float | str]) -> float | str:
     for v in parts:  # Excel gives the leftmost error
         if isinstance(v, str):
             return v
-    return float(sum(parts))
+    return float(sum(v for v in parts if not isinstance(v, str)))  # every part is a number here
 
 
 def write_calculator(study: Study, path: str | Path, *, customer: str | None = None,

@@ -262,10 +262,10 @@ def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subse
         price_miss.append(why["price"])
     diff_miss = "; ".join(dict.fromkeys(all_missing))
     for key, label in TOTAL_LABELS.items():
-        miss = {"differential_value": diff_miss, "contention_value": "",
-                "price_difference": "; ".join(price_miss),
-                "net_value": "; ".join(dict.fromkeys(all_missing + price_miss))}[key]
-        rows.append((key, label, "total", "", float(out[key]), miss))
+        missing = {"differential_value": diff_miss, "contention_value": "",
+                   "price_difference": "; ".join(price_miss),
+                   "net_value": "; ".join(dict.fromkeys(all_missing + price_miss))}[key]
+        rows.append((key, label, "total", "", float(out[key]), missing))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import CvmError
 from ..io import LOCK_FILE
@@ -15,7 +16,7 @@ __all__ = ["LOCK_FILE", "LOCK_TIMEOUT", "study_lock"]
 LOCK_TIMEOUT = 120.0
 
 
-_LOCKS: dict[Path, object] = {}
+_LOCKS: dict[Path, Any] = {}  # filelock.FileLock, imported when a lock is taken
 
 
 @contextlib.contextmanager

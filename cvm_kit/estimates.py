@@ -7,17 +7,17 @@ assumptions, and the placeholders with their perceived ranges (never summed).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from ._tdist import t_quantile  # scipy.special.stdtrit, imported on first use
 from .study import ALL, Study
 from .values import element_values, totals
 
 SUMMARY_COLUMNS = ["element_id", "status", "subsegment", "n", "mean", "sd", "se", "ci_low", "ci_high",
                    "min", "max", "share_from_data"]
-
-
-from ._tdist import t_quantile  # noqa: E402  (closed form: no scipy import on this path)
 
 
 def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
@@ -294,7 +294,7 @@ def value_summary(study: Study, summary: pd.DataFrame | None = None) -> pd.DataF
     s = summary.set_index(["element_id", "subsegment"])
     rows = []
     for e in study.elements:
-        row = {
+        row: dict[str, Any] = {
             "element_id": e.id, "name": e.name, "category": e.category or "", "status": e.status,
             "status_by_subsegment": "; ".join(f"{k}: {v}" for k, v in e.status_by_subsegment.items()),
         }

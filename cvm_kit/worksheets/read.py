@@ -222,7 +222,8 @@ def _open_grid(path: Path, label: str, loc: str, problems: list[Problem], *, max
                                            "expected an .xlsx written by `cvm worksheet`"))
         return None
     if grid is None:
-        problems.append(Problem(label, loc if why and why.startswith("more than") else f"sheet {SHEET!r}", why))
+        problems.append(Problem(label, loc if why and why.startswith("more than") else f"sheet {SHEET!r}",
+                                why or f"no sheet {SHEET!r}"))
         return None
     if not grid and raw_numbers:
         for ref_, msg in raw_numbers.items():
@@ -428,10 +429,10 @@ def read_worksheets(study: Study, files: Iterable[str | Path], *, max_rows: int 
     known = {p: display.get(p, p) for p in V.input_phrases(study)}
     problems: list[Problem] = []
     rows: list[dict] = []
-    files = [Path(f) for f in files]
-    if not files:
+    paths = [Path(f) for f in files]
+    if not paths:
         raise CvmError("no worksheet given; expected one or more filled .xlsx files")
-    for f in files:
+    for f in paths:
         rows.extend(_read_one(study, f, known, problems, max_rows=max_rows, max_cells=max_cells,
                               max_bytes=max_bytes))
     if problems:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -276,7 +277,8 @@ def _best_split(study: Study, wide: pd.DataFrame, target: str, min_size: int) ->
         ok = ~np.isnan(y_all) & xs.notna().to_numpy()
         y, subs = y_all[ok], subs_all[ok]
         x = xs[ok].to_numpy(float) if numeric else xs[ok].astype(str).to_numpy(object)
-        row = {"target": target, "characteristic": c, "kind": "numeric" if numeric else "categorical", "rule": "",
+        row: dict[str, Any] = {"target": target, "characteristic": c,
+               "kind": "numeric" if numeric else "categorical", "rule": "",
                "threshold": np.nan, "group_a": "", "group_b": "", "n_a": 0, "n_b": 0, "mean_a": np.nan,
                "mean_b": np.nan, "share_explained": np.nan, "current_share": np.nan, "gain": np.nan, "note": ""}
         sst = float(((y - y.mean()) ** 2).sum()) if y.size else 0.0
@@ -307,7 +309,7 @@ def _best_split(study: Study, wide: pd.DataFrame, target: str, min_size: int) ->
             row["current_share"] = _share_by(y, subs)
             gain = row["share_explained"] - row["current_share"]
             row["gain"] = 0.0 if abs(gain) < 1e-9 else gain  # the same split as the subsegments: exactly 0
-            if row["n_a"] and _same_partition(best["mask_a"], subs):
+            if row["n_a"] and best is not None and _same_partition(best["mask_a"], subs):
                 row["note"] = ("the same customers as the current subsegments; " + row["note"]).rstrip("; ")
         rows.append(row)
     out = pd.DataFrame(rows, columns=SPLIT_COLUMNS)

@@ -28,6 +28,8 @@ must enter; otherwise nothing is pooled (NaN, with a note).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -38,7 +40,7 @@ SHRINK_COLUMNS = ["element_id", "subsegment", "n", "mean", "se", "pooled_mean", 
 TOTALS = ("differential_value", "net_value")
 
 
-def dersimonian_laird(means: np.ndarray, se: np.ndarray) -> dict[str, object]:
+def dersimonian_laird(means: np.ndarray, se: np.ndarray) -> dict[str, Any]:
     """Partial pooling of group means by the DerSimonian-Laird estimate of ``tau^2``.
 
     Parameters
@@ -75,7 +77,7 @@ def dersimonian_laird(means: np.ndarray, se: np.ndarray) -> dict[str, object]:
             "shrunk": weight * m + (1 - weight) * mu}
 
 
-def _finding(label: str, sid: str, r: dict[str, object], currency: str) -> str:
+def _finding(label: str, sid: str, r: dict[str, Any], currency: str) -> str:
     from .variance import fmt_money
 
     cur = f" {currency}" if currency else ""

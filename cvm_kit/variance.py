@@ -22,6 +22,7 @@ import itertools
 import math
 import warnings
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -322,7 +323,8 @@ def _compare_many(y: np.ndarray, subs: np.ndarray, order: list[str], *, name: st
     keep = ~np.isnan(y)
     groups = {s: y[keep & (subs == s)] for s in order}
     present = {s: g for s, g in groups.items() if g.size}
-    row = {"subsegment_a": "", "subsegment_b": "", "n_a": 0, "n_b": 0, "mean_a": np.nan, "mean_b": np.nan,
+    row: dict[str, Any] = {
+           "subsegment_a": "", "subsegment_b": "", "n_a": 0, "n_b": 0, "mean_a": np.nan, "mean_b": np.nan,
            "difference": np.nan, "ci_low": np.nan, "ci_high": np.nan, "statistic": np.nan, "df": np.nan,
            "df_num": np.nan, "p_value": np.nan, "p_permutation": np.nan, "permutation": "", "hedges_g": np.nan,
            "test": f"Welch ANOVA ({len(order)} subsegments)"}

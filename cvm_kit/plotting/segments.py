@@ -67,7 +67,8 @@ def plot_drivers(df: pd.DataFrame, *, element_id: str | None = None, ax=None, me
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.set_xlabel("Share of the variance explained (R²)" if metric == "r_squared"
                   else "Share of the variance explained (adjusted R²)")
-    what = name or {"net_value": "net value", "differential_value": "differential value"}.get(element_id, element_id)
+    key = str(element_id)  # one of the table's element ids by now
+    what = name or {"net_value": "net value", "differential_value": "differential value"}.get(key, key)
     set_title(ax, f"What explains {what} across customers (OLS, one characteristic at a time)")
     return ax
 
@@ -120,7 +121,7 @@ def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: i
         pd.api.types.is_numeric_dtype(df["driver_value"])
     if numeric:
         x = pd.to_numeric(df["driver_value"], errors="coerce").to_numpy(float)
-        levels = None
+        levels: list[str] | None = None
     else:
         levels = sorted(df["driver_value"].dropna().astype(str).unique())
         pos = {lev: i for i, lev in enumerate(levels)}
@@ -138,7 +139,7 @@ def plot_value_vs_driver(df: pd.DataFrame, *, ax=None, fit: bool = True, seed: i
             xs = np.linspace(x[ok].min(), x[ok].max(), 50)
             ax.plot(xs, a + b * xs, color="0.3", lw=1, label="OLS fit")
         elif not numeric:
-            for i, lev in enumerate(levels):
+            for i, lev in enumerate(levels or []):
                 sel = ok & (np.round(x) == i)
                 if sel.any():
                     ax.plot([i - 0.3, i + 0.3], [y[sel].mean()] * 2, color="0.3", lw=2)

@@ -22,7 +22,7 @@ import itertools
 import math
 import warnings
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -174,7 +174,8 @@ def _monte_carlo(Y: np.ndarray, labels: np.ndarray, n_groups: int, permutations:
                 # group b is the complement: its sums follow from the totals
                 return np.abs(sums[0] / cnts[0] - (tot_s - sums[0]) / (tot_n - cnts[0]))
             # centred data: a column's grand mean over its non-missing customers is 0
-            return sum(np.where(c > 0, s * s / np.where(c > 0, c, 1.0), 0.0) for s, c in zip(sums, cnts))
+            return cast(np.ndarray, sum(np.where(c > 0, s * s / np.where(c > 0, c, 1.0), 0.0)
+                                        for s, c in zip(sums, cnts)))  # at least two groups: never the start 0
 
     def indicators(lab: np.ndarray) -> list[np.ndarray]:
         groups = range(1) if n_groups == 2 else range(n_groups)
@@ -197,7 +198,7 @@ def _monte_carlo(Y: np.ndarray, labels: np.ndarray, n_groups: int, permutations:
             thr = np.partition(keys, na - 1, axis=1)[:, na - 1:na]
             inds = [(keys <= thr).astype(np.float32)]
         else:
-            inds = indicators(rng.permuted(base[:b], axis=1))
+            inds = indicators(rng.permuted(cast(np.ndarray, base)[:b], axis=1))  # made above for k groups
         s = stat(inds)
         ok = np.isfinite(s)
         extreme += (ok & (s >= obs - tol)).sum(axis=0)

@@ -300,7 +300,7 @@ def reset(cwd: str | None = None) -> None:
     warnings.filters[:] = filters  # type: ignore[index]
     warnings.defaultaction = default  # type: ignore[attr-defined]
     warnings.onceregistry.clear()  # type: ignore[attr-defined]
-    warnings._filters_mutated()  # type: ignore[attr-defined]  # every "already shown" registry is stale: a warning shows again, as in a new kernel
+    warnings._filters_mutated()  # type: ignore[attr-defined]
     _restore_dict(builtins, s["builtins"])
     sys.stdout, sys.stderr, sys.stdin, sys.displayhook, sys.excepthook = s["streams"]
     sys.path[:] = s["path"]

@@ -223,3 +223,47 @@ def test_content_hash_made_in_a_thread_equals_the_plain_hash(tmp_path):
     assert raw.content_hash() == content_hash(files)
     raw.files["project.yaml"] = b"name: changed\n"  # the files changed after reading: hashed again
     assert raw.content_hash() == content_hash(raw.files) != content_hash(files)
+
+
+def test_cli_imports_the_checks_in_a_thread_while_reading(tiny_path):
+    import json
+    import subprocess
+    import sys
+
+    # a fresh interpreter: pydantic, the checks and scipy.special are not imported yet when reading starts
+    code = """
+import json, sys, threading
+import cvm_kit.study.read as R
+seen = {}
+orig = R.read_raw
+def spy(path):
+    seen["threads"] = [t.name for t in threading.enumerate()]
+    seen["checks_before"] = "cvm_kit.study.load" in sys.modules
+    return orig(path)
+R.read_raw = spy
+from cvm_kit.cli import main
+sys.argv = ["cvm", "summary", sys.argv[1]]
+try:
+    main()
+except SystemExit as e:
+    seen["rc"] = e.code or 0
+seen["scipy"] = "scipy.special" in sys.modules
+print(json.dumps(seen), file=sys.stderr)
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_path)], capture_output=True, text=True, check=True)
+    seen = json.loads(out.stderr.strip().splitlines()[-1])
+    assert "cvm-prefetch" in seen["threads"] and not seen["checks_before"]
+    assert seen.get("rc", 0) == 0 and seen["scipy"]
+    assert out.stdout.startswith("element_id,status,subsegment,n,mean")
+
+
+def test_prefetch_swallows_a_failing_import_for_the_caller_to_raise():
+    import sys
+
+    from cvm_kit._prefetch import prefetch
+
+    with prefetch("cvm_kit_no_such_module", "json"):
+        pass
+    assert "cvm_kit_no_such_module" not in sys.modules
+    with pytest.raises(ModuleNotFoundError):
+        __import__("cvm_kit_no_such_module")

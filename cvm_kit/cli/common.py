@@ -47,14 +47,36 @@ def out_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="Write CSV here (default: standard output); never over a study's input files.")(f)
 
 
-def load(study: Path | None):
-    """Load the study named on the command line (or the bundled example); its files become write-protected."""
+def load(study: Path | None, *, then: tuple[str, ...] = ()):
+    """Load the study named on the command line (or the bundled example); its files become write-protected.
+
+    ``then``: modules the command imports after loading (``scipy.special``
+    for t intervals ...), imported in a thread while the files are read.
+    """
+    report = read_and_check(study, then=then)
+    from ..study.load import study_or_raise  # after reading: see read_and_check
+
+    return study_or_raise(report)
+
+
+def read_and_check(study: Path | None, *, then: tuple[str, ...] = ()):
+    """The :class:`~cvm_kit.study.load.ValidationReport` of the study named on the command line.
+
+    The checks (pydantic, the schema, the values stage) and ``then`` are
+    imported in a thread while the files are read and parsed, which spends
+    most of its time outside the GIL (:mod:`cvm_kit._prefetch`).
+    """
+    from .._prefetch import prefetch
     from ..io import protect_study
-    from ..study import load_study
+    from ..study.read import read_raw
 
     path = study if study is not None else example_path()
     protect_study(path)
-    return load_study(path)
+    with prefetch("cvm_kit.study.load", *then):
+        raw, problems = read_raw(path)
+    from ..study.load import check_raw
+
+    return check_raw(Path(path), raw, problems)
 
 
 def emit_csv(df, output: Path | None) -> None:

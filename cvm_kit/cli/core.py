@@ -6,16 +6,14 @@ from pathlib import Path
 
 import click
 
-from .common import emit_csv, example_path, load, out_option, plain, study_argument, warn
+from .common import emit_csv, load, out_option, plain, read_and_check, study_argument, warn
 
 
 @click.command()
 @study_argument
 def validate(study: Path | None) -> None:
     """Check the whole study; list every problem, or print a short summary."""
-    from ..study import validate as _validate
-
-    report = _validate(study if study is not None else example_path())
+    report = read_and_check(study)
     if not report.ok:
         for p in report.errors + report.warnings:
             warn(str(p))
@@ -31,9 +29,9 @@ def validate(study: Path | None) -> None:
 @out_option
 def values(study: Path | None, output: Path | None) -> None:
     """Each element's value per customer (CSV); missing inputs reported on stderr."""
+    s = load(study, then=("cvm_kit.values",))
     from ..values import element_values, missing_text
 
-    s = load(study)
     v = element_values(s)
     for row in v[v["missing_inputs"] != ""].itertuples(index=False):
         warn(f"{row.customer_id}: {row.element_id} left empty, {missing_text(row.missing_inputs)}")
@@ -51,9 +49,9 @@ def values(study: Path | None, output: Path | None) -> None:
 def summary(study: Path | None, output: Path | None, bootstrap: bool = False, resamples: int = 9999,
             seed: int = 0) -> None:
     """Per element and subsegment (and all): n, mean, sd, se, 95% t interval, min, max."""
+    s = load(study, then=("cvm_kit.estimates", "scipy.special"))  # t quantiles: scipy.special.stdtrit
     from ..estimates import summarize
 
-    s = load(study)
     emit_csv(summarize(s, bootstrap=bootstrap, n_resamples=resamples, seed=seed), output)
 
 
@@ -62,9 +60,9 @@ def summary(study: Path | None, output: Path | None, bootstrap: bool = False, re
 @out_option
 def totals(study: Path | None, output: Path | None) -> None:
     """Differential value, contention value, price difference and net value per customer."""
+    s = load(study, then=("cvm_kit.values",))
     from ..values import totals as _totals
 
-    s = load(study)
     t = _totals(s)
     for cid in t.loc[t["net_value"].isna(), "customer_id"]:
         warn(f"{cid}: net value left empty (an element or the price lacks an input; see `cvm values`)")
@@ -77,9 +75,9 @@ def totals(study: Path | None, output: Path | None) -> None:
               help="Folder for the tables (default: reports/<study>/tables).")
 def tables(study: Path | None, out: Path | None) -> None:
     """Write every value table (values, summary, totals, value summary, assumptions) as CSV."""
+    s = load(study, then=("cvm_kit.tables",))
     from ..tables import write_tables
 
-    s = load(study)
     folder = out if out is not None else Path("reports") / s.label / "tables"
     for path in write_tables(s, folder):
         click.echo(plain(f"wrote {path}"))

@@ -20,9 +20,9 @@ def document(study: Path | None, out: Path | None) -> None:
     realized, realization rate, gap, the study's estimate) and
     delivery_by_element.csv (across customers), each whole or not at all.
     """
+    s = load(study, then=("cvm_kit.documenter",))
     from ..documenter import write_documenter
 
-    s = load(study)
     folder = out if out is not None else Path("reports") / s.label
     for path in write_documenter(s, folder):
         click.echo(f"wrote {path}")

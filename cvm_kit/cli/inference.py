@@ -55,9 +55,9 @@ def hypotheses(study: Path | None, margin: tuple[str, ...], alpha: float, output
     and a verdict: parity shown, difference shown, contention (straddles 0),
     not enough data (n < 3 or no equation), or contradicted.
     """
+    s = load(study, then=("cvm_kit.hypothesis_tests",))
     from ..hypothesis_tests import check_hypotheses
 
-    s = load(study)
     h = check_hypotheses(s, margin=_margins(margin, s), alpha=alpha)
     if h["margin"].isna().all():
         warn("note: no parity margin set (project.yaml parity_margin or --margin): equivalence not tested")
@@ -79,10 +79,10 @@ def hypotheses(study: Path | None, margin: tuple[str, ...], alpha: float, output
 def plan(study: Path | None, precision: float, confidence: float, draws: int, seed: int,
          output: Path | None) -> None:
     """Customers needed per element (and net value) and subsegment for a ±precision interval, with assurance."""
+    s = load(study, then=("cvm_kit.planning",))
     from ..planning import plan as _plan
     from ..planning import plan_notes
 
-    s = load(study)
     p = _plan(s, precision=precision, confidence=confidence, draws=draws, seed=seed)
     for line in plan_notes(p, precision):
         warn(line)
@@ -94,9 +94,9 @@ def plan(study: Path | None, precision: float, confidence: float, draws: int, se
 @out_option
 def shrink(study: Path | None, output: Path | None) -> None:
     """Subsegment means partially pooled (empirical Bayes, DerSimonian-Laird tau²) beside the raw means."""
+    s = load(study, then=("cvm_kit.shrinkage",))
     from ..shrinkage import shrink as _shrink
 
-    s = load(study)
     emit_csv(_shrink(s), output)
 
 

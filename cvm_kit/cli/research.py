@@ -59,6 +59,7 @@ def fieldwork(study: Path | None, output: Path | None, today: str | None) -> Non
     below six), each customer's last and next step, and every missing input
     with whom to ask. With -o, also writes the per-customer table as CSV.
     """
+    s = load(study, then=("cvm_kit.research",))
     from ..research import (
         as_date,
         fieldwork_by_customer,
@@ -67,7 +68,6 @@ def fieldwork(study: Path | None, output: Path | None, today: str | None) -> Non
         missing_by_contact,
     )
 
-    s = load(study)
     day = as_date(today)
     subs = fieldwork_by_subsegment(s)
     cust = fieldwork_by_customer(s, today=day)
@@ -100,9 +100,9 @@ def fieldwork(study: Path | None, output: Path | None, today: str | None) -> Non
 @_today_option
 def charter(study: Path | None, today: str | None) -> None:
     """The study charter: business issue, success definition, sponsor, team, time frame, days left."""
+    s = load(study, then=("cvm_kit.research",))
     from ..research import NO_CHARTER, as_date, charter_summary
 
-    s = load(study)
     t = charter_summary(s, today=as_date(today))
     click.echo(f"Study: {_plain(s.name)}")
     if t.empty:

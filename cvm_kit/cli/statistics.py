@@ -23,9 +23,9 @@ from .common import emit_csv, load, out_option, study_argument, warn
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the Monte Carlo permutations.")
 def compare(study: Path | None, output: Path | None, permutations: int, seed: int) -> None:
     """Compare subsegments per element and on the totals (Welch, permutation, Holm, plain-language finding)."""
+    s = load(study, then=("cvm_kit.variance", "statsmodels.stats.weightstats", "statsmodels.stats.multitest"))
     from ..variance import compare_subsegments
 
-    s = load(study)
     emit_csv(compare_subsegments(s, permutations=permutations, seed=seed), output)
 
 
@@ -86,10 +86,10 @@ def simulate(study: Path | None, draws: int, seed: int,
              method: Literal["bootstrap", "bootstrap_customers", "parametric"], subsegment: str | None, prob: float,
              output: Path | None) -> None:
     """Monte Carlo of a typical customer's value: percentiles, P(net > 0), largest safe price premium."""
+    s = load(study, then=("cvm_kit.sensitivity",))
     from ..sensitivity import simulate as _simulate
     from ..sensitivity import simulation_summary
 
-    s = load(study)
     d = _simulate(s, draws=draws, seed=seed, method=method, subsegment=subsegment)
     warn(f"method: {d.attrs.get('assumption', method)}; {draws} draws per subsegment, seed {seed}")
     for note in d.attrs.get("notes", []):
@@ -104,10 +104,10 @@ def simulate(study: Path | None, draws: int, seed: int,
 @out_option
 def segment(study: Path | None, target: str, output: Path | None) -> None:
     """What drives value (OLS R² per characteristic) and a segmentation suggestion (on stderr)."""
+    s = load(study, then=("cvm_kit.segments", "cvm_kit.values", "statsmodels.regression.linear_model"))
     from ..segments import drivers, segmentation_suggestion
     from ..values import element_values
 
-    s = load(study)
     v = element_values(s)
     d = drivers(s, values=v)
     sug = segmentation_suggestion(s, target=target, values=v)
@@ -124,9 +124,9 @@ def prospects(study: Path | None, top: int, output: Path | None) -> None:
     """Studied customers ranked by net value, then prospects ranked by predicted net value (95% PI)."""
     import pandas as pd
 
+    s = load(study, then=("cvm_kit.prospects", "statsmodels.regression.linear_model"))
     from ..prospects import rank_customers, score_prospects
 
-    s = load(study)
     r = rank_customers(s)
     cust = pd.DataFrame({"kind": "customer", "rank": r["rank"], "id": r["customer_id"], "subsegment": r["subsegment"],
                          "net_value": r["net_value"], "pi_low": float("nan"), "pi_high": float("nan"),

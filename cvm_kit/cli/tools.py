@@ -46,9 +46,9 @@ def _refuse_conflicts(plan) -> None:
               help="Folder for the workbooks (default: reports/<study>/worksheets).")
 def worksheet(study: Path | None, customers: tuple[str, ...], out: Path | None) -> None:
     """Write one data-gathering workbook per customer (the inputs its equations need)."""
+    s = load(study, then=("cvm_kit.worksheets",))
     from ..worksheets import write_worksheets
 
-    s = load(study)
     folder = out if out is not None else Path("reports") / s.label / "worksheets"
     for path in write_worksheets(s, folder, customers=list(customers) or None):
         click.echo(plain(f"wrote {path}"))
@@ -70,10 +70,10 @@ def import_(study: Path, files: tuple[Path, ...], write: bool, replace: bool,
     the study's lock (STUDY/.cvm.lock): a second import waits for the first,
     then plans again on the data the first wrote.
     """
+    s = load(study, then=("cvm_kit.worksheets",))
     from ..worksheets import (LOCK_TIMEOUT, check_writable, file_sha256, import_summary, measurements_path,
                              plan_import, read_worksheets, study_lock, write_import)
 
-    s = load(study)
     rows = read_worksheets(s, files)
     plan = plan_import(s, rows, replace=replace)
     click.echo(_plan_text(plan))

@@ -20,7 +20,7 @@ from ..errors import Problem, StudyError
 from ..values import coverage_counts, missing_inputs
 from .checks import check_study
 from .model import MEASUREMENTS_FILE, STATUSES, Study
-from .read import read_raw
+from .read import RawStudy, read_raw
 
 
 @dataclass
@@ -86,7 +86,23 @@ def validate(path: str | Path) -> ValidationReport:
     True
     """
     path = Path(path)
-    raw, problems = read_raw(path)
+    return check_raw(path, *read_raw(path))
+
+
+def check_raw(path: Path, raw: RawStudy | None, problems: list[Problem]) -> ValidationReport:
+    """:func:`validate` on a study :func:`~cvm_kit.study.read.read_raw` has read.
+
+    Lets a caller read the files while something else happens (the CLI
+    imports the checks in a thread meanwhile: see :mod:`cvm_kit._prefetch`).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit.study.read import read_raw
+    >>> path = cvm.example_path()
+    >>> check_raw(path, *read_raw(path)).ok
+    True
+    """
     if raw is None:
         return ValidationReport(path, problems)
     problems, study = check_study(raw, problems)
@@ -131,7 +147,12 @@ def load_study(path: str | Path) -> Study:
     >>> len(study.subsegments)
     2
     """
-    report = validate(path)
+    return study_or_raise(validate(path), str(path))
+
+
+def study_or_raise(report: ValidationReport, label: str | None = None) -> Study:
+    """The study of a :class:`ValidationReport`, or a :class:`~cvm_kit.errors.StudyError` listing its errors
+    (under ``label``, by default the report's path)."""
     if report.study is None or report.errors:
-        raise StudyError(report.errors, str(path))
+        raise StudyError(report.errors, label if label is not None else str(report.path))
     return report.study

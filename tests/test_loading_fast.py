@@ -267,3 +267,25 @@ def test_prefetch_swallows_a_failing_import_for_the_caller_to_raise():
     assert "cvm_kit_no_such_module" not in sys.modules
     with pytest.raises(ModuleNotFoundError):
         __import__("cvm_kit_no_such_module")
+
+
+def test_command_line_run_keeps_freed_memory_and_library_calls_do_not():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from cvm_kit import _malloc
+from cvm_kit.cli import main
+sys.argv = ["cvm", "--version"]
+rc = main()
+print(rc, _malloc._DONE)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import platform
+
+    expected = "[True]" if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc" else "[False]"
+    assert out.stdout.strip().splitlines()[-1] == f"0 {expected}"
+    code_lib = "from cvm_kit import _malloc\nfrom cvm_kit.cli import main\nmain(['--version'])\nprint(_malloc._DONE)"
+    out = subprocess.run([sys.executable, "-c", code_lib], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -43,8 +43,14 @@ def main(argv: list[str] | None = None) -> int:
 
     While it runs, standard output and error replace control characters
     (:func:`~cvm_kit.cli.common.plain_streams`): study text printed by any
-    command cannot drive the terminal.
+    command cannot drive the terminal. Run from the command line (``argv``
+    None), the process keeps the memory it frees for reuse
+    (:mod:`cvm_kit._malloc`): loading a large study allocates many arrays.
     """
+    if argv is None:
+        from .._malloc import reuse_freed_memory
+
+        reuse_freed_memory()
     streams = plain_streams()
     try:
         return _main(argv)

@@ -102,7 +102,7 @@ def _aggregate(m: pd.DataFrame) -> pd.DataFrame:
         n, mean, sd, lo, hi, rk = np.ones(len(value), dtype=np.int64), value, np.full(len(value), np.nan), \
             value, value, rank
     else:
-        n, mean, sd, lo, hi, rk = _group_stats(group, len(keys), value, rank)
+        n, mean, sd, lo, hi, rk = _group_stats(group, first, value, rank)
     out = pd.DataFrame({
         # remembered as factorized: the environment and the coverage group on them next
         "customer_id": from_codes(keys // n_p, cu), "phrase": from_codes(keys % n_p, pu),
@@ -137,33 +137,42 @@ def _groups(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.nd
     return gid[key], keys, first[keys]
 
 
-def _group_stats(group: np.ndarray, n_groups: int, value: np.ndarray,
+def _group_stats(group: np.ndarray, first: np.ndarray, value: np.ndarray,
                  rank: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per group: rows, mean, sd (ddof 1), min, max of ``value`` (NaN skipped) and the highest ``rank``."""
+    """Per group: rows, mean, sd (ddof 1), min, max of ``value`` (NaN skipped) and the highest ``rank``.
+
+    ``first[g]`` is group ``g``'s first row. Most groups hold one row, which is
+    its own mean, min and max: only the rows of repeated groups are reduced,
+    over ids numbered 0..k-1 among those groups (arrays of their size, not of
+    every group's).
+    """
+    n_groups = len(first)
     n = np.bincount(group, minlength=n_groups)
-    mean, lo, hi, rk = (np.full(n_groups, np.nan) for _ in range(4))
+    mean, rk = value[first], rank[first]
+    lo, hi = mean.copy(), mean.copy()
     sd = np.full(n_groups, np.nan)
-    one = n[group] == 1  # most groups hold one row: it is its own mean, min and max
-    mean[group[one]] = lo[group[one]] = hi[group[one]] = value[one]
-    rk[group[one]] = rank[one]
-    g, v, r = group[~one], value[~one], rank[~one]
+    rows = np.flatnonzero(n[group] > 1)
+    if not len(rows):
+        return n, mean, sd, lo, hi, rk
+    # the repeated groups' rows side by side, each group's rows in file order (stable sort)
+    order = rows[np.argsort(group[rows], kind="stable")]
+    gs, v, r = group[order], value[order], rank[order]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    ids = gs[starts]
+    seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(gs)]))
     ok = ~np.isnan(v)
-    count = np.bincount(g, weights=ok, minlength=n_groups)
-    total = np.bincount(g, weights=np.where(ok, v, 0.0), minlength=n_groups)
-    many = n > 1
+    # bincount adds each group's values in file order: the same sums (to the last bit) as before
+    count = np.bincount(seg, weights=ok, minlength=len(ids))
+    total = np.bincount(seg, weights=np.where(ok, v, 0.0), minlength=len(ids))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean[many] = total[many] / count[many]
-        dev = np.where(ok, v - mean[g], 0.0)  # two passes: the spread of close values stays exact
-        spread = np.sqrt(np.bincount(g, weights=dev * dev, minlength=n_groups) / (count - 1))
-    sd[many & (count > 1)] = spread[many & (count > 1)]
-    if len(g):  # rows of the repeated groups side by side: one reduction per group (fmin/fmax skip NaN)
-        order = np.argsort(g, kind="stable")
-        gs = g[order]
-        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
-        ids = gs[starts]
-        lo[ids] = np.fmin.reduceat(v[order], starts)
-        hi[ids] = np.fmax.reduceat(v[order], starts)
-        rk[ids] = np.fmax.reduceat(r[order], starts)
+        m = total / count
+        dev = np.where(ok, v - m[seg], 0.0)  # two passes: the spread of close values stays exact
+        spread = np.sqrt(np.bincount(seg, weights=dev * dev, minlength=len(ids)) / (count - 1))
+    mean[ids] = m
+    sd[ids] = np.where(count > 1, spread, np.nan)
+    lo[ids] = np.fmin.reduceat(v, starts)  # fmin/fmax skip NaN
+    hi[ids] = np.fmax.reduceat(v, starts)
+    rk[ids] = np.fmax.reduceat(r, starts)
     return n, mean, sd, lo, hi, rk
 
 

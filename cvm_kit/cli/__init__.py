@@ -14,6 +14,7 @@ only click and :mod:`.common` at module level: ``cvm --help`` stays fast.
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import click
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     (:func:`~cvm_kit.cli.common.plain_streams`): study text printed by any
     command cannot drive the terminal. Run from the command line (``argv``
     None), the process keeps the memory it frees for reuse
-    (:mod:`cvm_kit._malloc`): loading a large study allocates many arrays.
+    (:mod:`cvm_kit._malloc`: loading a large study allocates many arrays)
+    and, at the end, moves what is alive out of the collector's sight
+    (``gc.freeze``), as it is all torn down at exit anyway.
     """
     if argv is None:
         from .._malloc import reuse_freed_memory
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     finally:
         sys.stdout, sys.stderr = streams
+        if argv is None:
+            # the process ends here: spare the interpreter's last collections from traversing what is alive
+            # (object columns of 600,000 rows: a tenth of a second at exit); it is still freed, atexit still runs
+            gc.freeze()
 
 
 def _main(argv: list[str] | None) -> int:

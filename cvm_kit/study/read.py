@@ -246,7 +246,11 @@ def _factor_to_text(col: pd.Series) -> pd.Series:
     cats = col.cat.categories
     stripped = np.array([str(c).strip() for c in cats], dtype=object)
     new_codes, uniques = pd.factorize(stripped, use_na_sentinel=False)  # ' a' and 'a' become one value
-    codes = np.asarray(new_codes)[col.cat.codes.to_numpy()]
+    if len(uniques) == len(cats):  # no two values merged: the codes stand (widened, not gathered)
+        codes = col.cat.codes.to_numpy().astype(np.intp)
+        uniques = stripped
+    else:
+        codes = np.asarray(new_codes)[col.cat.codes.to_numpy()]
     return from_codes(codes, np.asarray(uniques, dtype=object), col.index, cats.dtype)
 
 

@@ -23,7 +23,7 @@ from ..errors import CvmError
 from .execute import Job, NotebookRun, Outcome, RunInterrupted, _remove, _to_run
 from .export import _readable
 from .notebooks import CUSTOMER_NOTEBOOK, notebook_parameters, template_path
-from .pool import _no_interrupts, _run_jobs
+from .pool import _no_interrupts, _run_jobs, _start_pool, _stop_pool
 from .series import _RUN_PARAMETERS, _file_hash, _load, _provenance
 
 __all__ = ["run_batch", "BatchResult", "MANIFEST"]
@@ -258,10 +258,41 @@ def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, work
     from .. import _fast_imports  # noqa: F401 - before nbformat: see the module
     t0 = time.perf_counter()
     study_path = Path(study).expanduser().resolve()
-    s, content_hash = _load(study_path)
-    out = Path(out_dir) if out_dir is not None else Path("reports") / s.label / "customers"
-    out = out.resolve()
     tpl = template_path(template if template is not None else CUSTOMER_NOTEBOOK)
+    label = study_path.stem if study_path.suffix else study_path.name  # Study.label, known before loading
+    out = (Path(out_dir) if out_dir is not None else Path("reports") / label / "customers").resolve()
+    early = _early_pool(out, customers, workers=workers, scheduler=scheduler, engine=engine, force=force,
+                        kernel_name=kernel_name, template=tpl) if study_path.exists() else None
+    try:
+        return _run_batch(study_path, customers, out, tpl, early, t0, timeout=timeout, force=force,
+                          scheduler=scheduler, parameters=parameters, kernel_name=kernel_name, workers=workers,
+                          progress=progress, engine=engine)
+    finally:
+        if early is not None:
+            _stop_pool(early)  # a no-op once the run has shut it down
+
+
+def _early_pool(out: Path, customers: Sequence[str] | None, *, workers: int, scheduler: str | None, engine: str,
+                force: bool, kernel_name: str | None, template: Path) -> Any:
+    """The warm engine's process pool, started before the study is validated (None when it may not be needed).
+
+    Its workers and kernels start while this process reads and checks the
+    study and plans the jobs (as :func:`cvm_kit.reporting.series.run_report`
+    does). Only on a first run or with ``force``: a re-run whose customers may
+    all be unchanged starts no process it might not use.
+    """
+    n = int(workers) if customers is None else min(int(workers), len(set(customers)))
+    if engine != "warm" or scheduler or n < 2:
+        return None
+    if not force and _read_manifest(out / MANIFEST)["customers"]:
+        return None
+    return _start_pool(n, engine, kernel_name, [str(template)])
+
+
+def _run_batch(study_path: Path, customers: Sequence[str] | None, out: Path, tpl: Path, early: Any, t0: float, *,
+               timeout: float, force: bool, scheduler: str | None, parameters: Mapping[str, Any] | None,
+               kernel_name: str | None, workers: int, progress: bool, engine: str) -> BatchResult:
+    s, content_hash = _load(study_path)
     params = _batch_parameters(parameters, tpl)
     study_ids = [str(c) for c in s.customers["customer_id"]]
     ids = study_ids if customers is None else list(dict.fromkeys(str(c) for c in customers))
@@ -282,7 +313,8 @@ def run_batch(study: str | Path, customers: Sequence[str] | None = None, *, work
         entries[r.name] = _manifest_entry(r, keys.get(r.name, ""), content_hash)
         _write_manifest(manifest_path, manifest)  # after each notebook: an interrupted batch resumes
 
-    gen = _run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress, desc="cvm batch", engine=engine)
+    gen = _run_jobs(jobs, workers=workers, scheduler=scheduler, progress=progress, desc="cvm batch", engine=engine,
+                    executor=early)
     interrupted = False
     try:
         for o in gen:

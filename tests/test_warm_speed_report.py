@@ -217,3 +217,43 @@ def test_accessible_edits_only_the_tags_it_should():
     assert missing == 2
     assert out == ('<div class="jp-Cell-inputWrapper" tabindex="0">a</div><div class="other">b</div>'
                    f'<img src="a" alt=""><img src="b" alt="{NO_ALT}"/><img src=c alt="{NO_ALT}">')
+
+
+def test_a_first_batch_starts_its_pool_before_the_study_is_validated(study, tmp_path, monkeypatch):
+    import json
+
+    from cvm_kit.errors import StudyError
+    from cvm_kit.reporting import batch
+
+    events: list[str] = []
+    pool = object()
+    monkeypatch.setattr(batch, "_start_pool", lambda n, *a: events.append(f"start {n}") or pool)
+    monkeypatch.setattr(batch, "_stop_pool", lambda p: events.append("stop" if p is pool else "stop other"))
+
+    def failing_load(path):
+        events.append("load")
+        raise StudyError([], str(path))
+
+    monkeypatch.setattr(batch, "_load", failing_load)
+    out = tmp_path / "customers"
+    with pytest.raises(StudyError):
+        batch.run_batch(study, workers=2, out_dir=out, progress=False)
+    assert events == ["start 2", "load", "stop"]  # started first, stopped when the study fails
+
+    events.clear()  # a re-run where every customer may be unchanged: no process it might not use
+    out.mkdir()
+    (out / batch.MANIFEST).write_text(json.dumps({"customers": {"A1": {"key": "k"}}}), encoding="utf-8")
+    with pytest.raises(StudyError):
+        batch.run_batch(study, workers=2, out_dir=out, progress=False)
+    assert events == ["load"]
+    events.clear()  # ... unless forced
+    with pytest.raises(StudyError):
+        batch.run_batch(study, workers=2, out_dir=out, progress=False, force=True)
+    assert events == ["start 2", "load", "stop"]
+    events.clear()  # one customer, one worker, the papermill engine, a missing study: none early
+    for kw in ({"customers": ["A1"]}, {"workers": 1}, {"engine": "papermill"}):
+        with pytest.raises(StudyError):
+            batch.run_batch(study, out_dir=tmp_path / "x", progress=False, **{"workers": 2, **kw})
+    with pytest.raises(StudyError):
+        batch.run_batch(tmp_path / "no_such_study", workers=2, out_dir=tmp_path / "y", progress=False)
+    assert events == ["load"] * 4

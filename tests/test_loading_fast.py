@@ -289,3 +289,27 @@ print(rc, _malloc._DONE)
     code_lib = "from cvm_kit import _malloc\nfrom cvm_kit.cli import main\nmain(['--version'])\nprint(_malloc._DONE)"
     out = subprocess.run([sys.executable, "-c", code_lib], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_reads_and_checks_with_the_collector_paused_and_restores_it(tiny_path, monkeypatch):
+    import gc
+
+    import cvm_kit.study.load as load_mod
+    import cvm_kit.study.read as read_mod
+    from cvm_kit.cli.common import read_and_check
+
+    seen = []
+    real_read, real_check = read_mod.read_raw, load_mod.check_raw
+    monkeypatch.setattr(read_mod, "read_raw", lambda p: seen.append(gc.isenabled()) or real_read(p))
+    monkeypatch.setattr(load_mod, "check_raw", lambda *a: seen.append(gc.isenabled()) or real_check(*a))
+    assert gc.isenabled()
+    report = read_and_check(tiny_path)
+    assert report.ok and seen == [False, False] and gc.isenabled()
+
+    def broken(p):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(read_mod, "read_raw", broken)
+    with pytest.raises(OSError):
+        read_and_check(tiny_path)
+    assert gc.isenabled()  # back on after an error too

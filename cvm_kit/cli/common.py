@@ -7,7 +7,10 @@ stays fast.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -72,11 +75,29 @@ def read_and_check(study: Path | None, *, then: tuple[str, ...] = ()):
 
     path = study if study is not None else example_path()
     protect_study(path)
-    with prefetch("cvm_kit.study.load", *then):
-        raw, problems = read_raw(path)
-    from ..study.load import check_raw
+    with _collector_paused():
+        with prefetch("cvm_kit.study.load", *then):
+            raw, problems = read_raw(path)
+        from ..study.load import check_raw
 
-    return check_raw(Path(path), raw, problems)
+        return check_raw(Path(path), raw, problems)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No automatic garbage collection while a study is read and checked (it is back on after).
+
+    Loading makes many short-lived containers and no cycles worth collecting
+    midway; the collector's passes over a heap that holds 600,000-row object
+    columns cost about 5% of ``cvm summary`` on the benchmark study.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def emit_csv(df, output: Path | None) -> None:

@@ -76,6 +76,11 @@ def hostile_study(tmp_path):
     return H, H.write_hostile_study(tmp_path / "hostile", tmp_path / "PWNED")
 
 
+# ipykernel 7 now and then leaves a fresh kernel idle with Voila's first execute request unanswered
+# (its shell channel thread misses the request: ipython/ipykernel#1554; seen in CI under load, kernel at
+# 2 s CPU, the page on "Executing 2 of 3" for 90 s). Not cvm_kit: a new server and kernel then pass.
+# Only a page that never loads is retried; a wrong figure, a dialog or a stale net value fails at once.
+@pytest.mark.flaky(reruns=3, reruns_delay=2, only_rerun=[r"TimeoutError: Page\.(goto|wait_for_selector)"])
 @pytest.mark.parametrize("which", ["tiny", "hostile"])
 def test_calculator_dashboard_updates_net_value(which, page, serve, free_port, tmp_path, request):
     if not DASHBOARD.exists():

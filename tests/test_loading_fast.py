@@ -299,6 +299,51 @@ print(rc, _malloc._DONE)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_command_line_summary_leaves_numpy_testing_unloaded_until_used(tiny_path, tmp_path):
+    """scipy.special lists numpy.testing and numpy.f2py; a command-line run imports them only when used."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from cvm_kit.cli import main
+sys.argv = ["cvm", "summary", sys.argv[1], "-o", sys.argv[2]]
+rc = main()
+import scipy.special
+kinds = [type(sys.modules[n]).__name__ for n in ("numpy.testing", "numpy.f2py")]
+import numpy
+numpy.testing.assert_allclose(1.0, 1.0)  # first use loads it
+print(rc, kinds, type(sys.modules["numpy.testing"]).__name__, numpy.testing is sys.modules["numpy.testing"])
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_path), str(tmp_path / "s.csv")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 ['_LazyModule', '_LazyModule'] module True"
+    # an in-process call (a notebook, a test) imports them the ordinary way
+    code_lib = """
+import sys
+from cvm_kit.cli import main
+main(["summary", sys.argv[1], "-o", sys.argv[2]])
+print(type(sys.modules["numpy.testing"]).__name__)
+"""
+    out = subprocess.run([sys.executable, "-c", code_lib, str(tiny_path), str(tmp_path / "s2.csv")],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "module"
+    assert (tmp_path / "s.csv").read_bytes() == (tmp_path / "s2.csv").read_bytes()
+
+
+def test_lazy_module_keeps_an_imported_module_and_loads_on_use():
+    import json.decoder  # noqa: F401 - imported before the call
+    import sys
+
+    from cvm_kit._prefetch import lazy_module
+
+    assert lazy_module("json.decoder") is False  # imported already: left as it is
+    assert type(sys.modules["json.decoder"]).__name__ == "module"
+    assert lazy_module("cvm_kit_no_such_pkg.sub") is False
+    assert lazy_module("json.cvm_kit_no_such_module") is False
+    assert "json.cvm_kit_no_such_module" not in sys.modules
+
+
 def test_cli_reads_and_checks_with_the_collector_paused_and_restores_it(tiny_path, monkeypatch):
     import gc
 

@@ -46,14 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     (:func:`~cvm_kit.cli.common.plain_streams`): study text printed by any
     command cannot drive the terminal. Run from the command line (``argv``
     None), the process keeps the memory it frees for reuse
-    (:mod:`cvm_kit._malloc`: loading a large study allocates many arrays)
-    and, at the end, moves what is alive out of the collector's sight
-    (``gc.freeze``), as it is all torn down at exit anyway.
+    (:mod:`cvm_kit._malloc`: loading a large study allocates many arrays),
+    imports two numpy subpackages it never uses only if something uses them
+    (:func:`cvm_kit._prefetch.defer_unused`) and, at the end, moves what is
+    alive out of the collector's sight (``gc.freeze``), as it is all torn
+    down at exit anyway.
     """
     if argv is None:
         from .._malloc import reuse_freed_memory
+        from .._prefetch import defer_unused
 
         reuse_freed_memory()
+        defer_unused()
     streams = plain_streams()
     try:
         return _main(argv)

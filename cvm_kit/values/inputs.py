@@ -128,13 +128,14 @@ def _groups(key: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray, np.nd
         group, keys = pd.factorize(key)
         group, keys = np.asarray(group), np.asarray(keys)
         return group, keys, first_rows(group, len(keys))
-    first = np.full(n_keys, n, dtype=np.int64)  # a dense key space: no hashing, no sort of the rows
-    np.minimum.at(first, key, np.arange(n, dtype=np.int64))
-    keys = np.flatnonzero(first < n)
-    keys = keys[np.argsort(first[keys], kind="stable")]
+    first = np.full(n_keys, n, dtype=np.int64)  # a dense key space: no hashing, no sort
+    rows = np.arange(n, dtype=np.int64)
+    np.minimum.at(first, key, rows)
+    rows = np.flatnonzero(first[key] == rows)  # the rows that open a group, in file order
+    keys = key[rows]
     gid = np.empty(n_keys, dtype=np.int64)
     gid[keys] = np.arange(len(keys))
-    return gid[key], keys, first[keys]
+    return gid[key], keys, rows
 
 
 def _group_stats(group: np.ndarray, first: np.ndarray, value: np.ndarray,

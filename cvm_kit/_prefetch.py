@@ -33,9 +33,10 @@ _defer = False
 def defer_unused() -> None:
     """From now on the prefetch thread first makes :data:`UNUSED` lazy modules (loaded on first use).
 
-    Only for a command-line run (:func:`cvm_kit.cli.main` without ``argv``):
-    a process that may use ``numpy.testing`` from several threads gets the
-    ordinary import.
+    Only for a command-line run (:func:`cvm_kit.cli.main` without ``argv``),
+    where nothing uses them: Python 3.11's ``LazyLoader`` does not guard a
+    module's first load against two threads at once, so a library caller (a
+    notebook, a test run) gets the ordinary import.
     """
     global _defer
     _defer = True

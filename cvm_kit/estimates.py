@@ -67,17 +67,19 @@ def _grouped_describe(df: pd.DataFrame, keys: list[str], value: str, confidence:
     have = df[value].notna().to_numpy()
     d = df[have]
     combined = np.zeros(int(have.sum()), dtype=np.int64)
+    ok = np.ones(len(d), dtype=bool)
     uniques = []
     for k in keys:  # one integer per key combination: numpy sums per group, no hashing of tuples
         c, u = _codes(df[k])  # on the whole column: its factorization may be remembered already
         u = np.asarray(u, dtype=object)
         missing = pd.isna(u)  # a missing key is left out, as groupby does (code 0 below)
-        c = np.where(missing[c], -1, c)[have] if missing.any() else c[have]
+        if missing.any():
+            c = np.where(missing[c], -1, c)[have]
+            ok &= c >= 0
+        else:
+            c = c[have]
         combined = combined * (len(u) + 1) + c + 1
         uniques.append(u)
-    ok = np.ones(len(d), dtype=bool)
-    for k in keys:
-        ok &= d[k].notna().to_numpy()
     group, combos = pd.factorize(combined[ok])
     x = d[value].to_numpy(dtype=float)[ok]
     n_groups = len(combos)

@@ -366,3 +366,14 @@ def test_cli_reads_and_checks_with_the_collector_paused_and_restores_it(tiny_pat
     with pytest.raises(OSError):
         read_and_check(tiny_path)
     assert gc.isenabled()  # back on after an error too
+
+
+def test_count_newlines_equals_bytes_count_at_slice_edges():
+    from cvm_kit.study.read import count_newlines
+
+    rng = np.random.default_rng(5)
+    step = 1 << 20
+    for size in (0, 1, 2, step - 1, step, step + 1, 3 * step + 17):
+        data = bytes(rng.choice(np.frombuffer(b"ab,\n\r1", dtype=np.uint8), size).tobytes())
+        assert count_newlines(data) == data.count(b"\n")
+    assert count_newlines(b"\n" * (step + 1)) == step + 1

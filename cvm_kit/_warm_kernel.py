@@ -340,22 +340,52 @@ def _collect() -> None:
     gc.freeze()
 
 
-def _watch_parent(interval: float = 0.25, cleanup: str | None = None) -> None:
+_WATCHING: list[int] = []  # the pid a watcher thread already watches (one per kernel)
+
+
+def _pid_gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (a zombie counts as gone: it runs nothing)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _watch_parent(interval: float = 0.25, cleanup: str | None = None, parent: int | None = None) -> None:
     """Kill this kernel's process group (it and its children) as soon as the worker that started it is gone.
 
-    ``cleanup``: the kernel's private folder (sockets, connection file), removed first: a worker that
-    died could not remove it.
+    ``parent``: the worker's pid (default this process's parent). A kernel
+    forked by the zygote (:mod:`cvm_kit._zygote`) has the zygote as its
+    parent but belongs to the worker that asked for it, so it watches that
+    pid. ``cleanup``: the kernel's private folder (sockets, connection
+    file), removed first: a worker that died could not remove it.
     """
     import shutil
     import signal
     import time
 
-    parent = os.getppid()
+    if _WATCHING:
+        return
+    ppid = os.getppid()
+    watched = ppid if parent is None else int(parent)
+    _WATCHING.append(watched)
+
+    def gone() -> bool:
+        if watched == ppid:
+            return os.getppid() != ppid  # reparented: the parent is gone (cheaper than a /proc read)
+        return _pid_gone(watched)
 
     def run() -> None:
         while True:
             time.sleep(interval)
-            if os.getppid() != parent:
+            if gone():
                 try:
                     if cleanup and os.path.basename(cleanup).startswith("cvm-warm-"):
                         shutil.rmtree(cleanup, ignore_errors=True)
@@ -419,17 +449,13 @@ def _rehearse() -> None:
         pass
 
 
-def warm_up(imports: Iterable[tuple[str, list[str]]] = (), *, watch_parent: bool = True,
-            cleanup: str | None = None) -> list[str]:
-    """Import what the templates import and cvm_kit, cache studies, take the snapshot; what failed to import."""
-    ip = _shell()
+def preload(imports: Iterable[tuple[str, list[str]]] = ()) -> list[str]:
+    """Import the templates' imports (``(module, imported names)``) and the cvm_kit library; what failed.
+
+    Also run by the zygote (:mod:`cvm_kit._zygote`) before it forks kernels.
+    """
     failed = []
-    if ip is not None:
-        try:
-            ip.run_line_magic("matplotlib", "inline")
-        except Exception:  # noqa: BLE001 - no matplotlib: nothing to activate
-            failed.append("%matplotlib inline")
-    for module, names in imports:  # the templates' import statements as (module, imported names)
+    for module, names in imports:
         try:
             mod = importlib.import_module(module)
             for name in names:
@@ -437,7 +463,24 @@ def warm_up(imports: Iterable[tuple[str, list[str]]] = (), *, watch_parent: bool
                     importlib.import_module(f"{module}.{name}")  # `from package import submodule`
         except Exception:  # noqa: BLE001 - the notebook will raise it where the reader sees it
             failed.append(module)
-    failed += _import_library()
+    return failed + _import_library()
+
+
+def warm_up(imports: Iterable[tuple[str, list[str]]] = (), *, watch_parent: bool = True,
+            cleanup: str | None = None, parent: int | None = None) -> list[str]:
+    """Import what the templates import and cvm_kit, cache studies, take the snapshot; what failed to import.
+
+    ``parent``: the pid of the worker that owns this kernel (default the
+    kernel's parent process); the kernel ends itself when it is gone.
+    """
+    ip = _shell()
+    failed = []
+    if ip is not None:
+        try:
+            ip.run_line_magic("matplotlib", "inline")
+        except Exception:  # noqa: BLE001 - no matplotlib: nothing to activate
+            failed.append("%matplotlib inline")
+    failed += preload(imports)
     _rehearse()
     try:
         _install_study_cache()
@@ -446,7 +489,7 @@ def warm_up(imports: Iterable[tuple[str, list[str]]] = (), *, watch_parent: bool
     snapshot()
     _collect()
     if watch_parent and os.name == "posix":
-        _watch_parent(cleanup=cleanup)
+        _watch_parent(cleanup=cleanup, parent=parent)
     return failed
 
 

@@ -7,6 +7,7 @@ kernel serves the notebooks of a test one after another.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -53,6 +54,28 @@ def _job(template: Path, out: Path, name: str, study: Path, customer: str = "A1"
 def _text(nb) -> str:
     return "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) + str(o.get("evalue", ""))
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+
+
+@contextlib.contextmanager
+def _started(how: str, pool, *templates: Path):
+    """Kernels of ``pool`` started on their own (``"own"``) or forked by a zygote of these templates."""
+    if how == "own":
+        yield
+        return
+    from cvm_kit.reporting.zygote import Zygote
+
+    z = Zygote([str(t) for t in templates])
+    pool.zygote = z.address
+    try:
+        yield
+        assert pool.kernels and all(k.forked for k in pool.kernels)  # the zygote served, not the fallback
+    finally:
+        pool.zygote = None
+        warm.shutdown()
+        z.stop()
+
+
+START = pytest.mark.parametrize("how", ["own", "zygote"])
 
 
 # -- isolation ---------------------------------------------------------------
@@ -112,17 +135,19 @@ CHECK = [
 
 
 @pytest.mark.slow
-def test_a_notebook_leaves_nothing_behind_for_the_next(study, tmp_path, fresh_pool, monkeypatch):
+@START
+def test_a_notebook_leaves_nothing_behind_for_the_next(study, tmp_path, fresh_pool, monkeypatch, how):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     dirty = _template(tmp_path / "dirty.ipynb", *DIRTY)
     check = _template(tmp_path / "check.ipynb",
                       f"EXPECTED_CWD = {str(tmp_path)!r}", *CHECK)
-    first = warm.execute(_job(dirty, out, "dirty", study))
-    assert first["status"] == "ok", first["error"]
-    second = warm.execute(_job(check, out, "check", study))
-    assert second["status"] == "ok", second["error"]
-    assert fresh_pool.started == 1  # the same kernel ran both
+    with _started(how, fresh_pool, dirty, check):
+        first = warm.execute(_job(dirty, out, "dirty", study))
+        assert first["status"] == "ok", first["error"]
+        second = warm.execute(_job(check, out, "check", study))
+        assert second["status"] == "ok", second["error"]
+        assert fresh_pool.started == 1  # the same kernel ran both
     nb = nbformat.read(out / "check.ipynb", as_version=4)
     assert "PROBLEMS []" in _text(nb)
     # the prompt numbers start at 1 again, as in a fresh kernel: parameters, injected, then the cells
@@ -172,22 +197,24 @@ def test_a_study_is_loaded_once_per_kernel_and_reloaded_when_it_changes(study, t
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["os._exit(3)", "os.kill(os.getpid(), 9)"])
-def test_a_notebook_that_kills_its_kernel_fails_alone(study, tmp_path, fresh_pool, how):
+@pytest.mark.parametrize("kill", ["os._exit(3)", "os.kill(os.getpid(), 9)"])
+@START
+def test_a_notebook_that_kills_its_kernel_fails_alone(study, tmp_path, fresh_pool, kill, how):
     out = tmp_path / "out"
-    killer = _template(tmp_path / "killer.ipynb", "print('before')", f"import os\n{how}", "print('never')")
+    killer = _template(tmp_path / "killer.ipynb", "print('before')", f"import os\n{kill}", "print('never')")
     ok = _template(tmp_path / "ok.ipynb", "print('fine', customer_id)")
-    r1 = warm.execute(_job(ok, out, "first", study))
-    r2 = warm.execute(_job(killer, out, "killer", study))
-    r3 = warm.execute(_job(ok, out, "after", study))
+    with _started(how, fresh_pool, ok, killer):
+        r1 = warm.execute(_job(ok, out, "first", study))
+        r2 = warm.execute(_job(killer, out, "killer", study))
+        r3 = warm.execute(_job(ok, out, "after", study))
+        assert fresh_pool.started == 2  # the dead kernel was replaced once, not retried (a cell had run)
+        assert len(fresh_pool.kernels) == 1
     assert (r1["status"], r2["status"], r3["status"]) == ("ok", "failed", "ok")
     assert "DeadKernelError" in r2["error"]
     kept = nbformat.read(out / "killer.ipynb", as_version=4)
     assert "did not finish" in kept.cells[0].source and "before" in _text(kept) and "never" not in _text(kept)
     assert kept.metadata.cvm_kit["status"] == "failed" and not (out / "killer.html").exists()
     assert "fine A1" in _text(nbformat.read(out / "after.ipynb", as_version=4))
-    assert fresh_pool.started == 2  # the dead kernel was replaced once, not retried (a cell had run)
-    assert len(fresh_pool.kernels) == 1
 
 
 @pytest.mark.slow
@@ -272,7 +299,8 @@ def _normal(nb) -> list:
 
 
 @pytest.mark.slow
-def test_outputs_are_those_of_the_cold_engine(study, tmp_path, fresh_pool):
+@START
+def test_outputs_are_those_of_the_cold_engine(study, tmp_path, fresh_pool, how):
     tpl = runs.template_path(runs.CUSTOMER_NOTEBOOK)
     jobs = {}
     for engine in ("cold", "warm"):
@@ -280,10 +308,11 @@ def test_outputs_are_those_of_the_cold_engine(study, tmp_path, fresh_pool):
             j = _job(tpl, tmp_path / engine, cid, study.resolve(), customer=cid)
             j["parameters"]["today"] = "2026-06-01"
             jobs[engine, cid] = j
-    for cid in ("A1", "B3"):
-        assert runs._execute_here(jobs["cold", cid])["status"] == "ok"
-        assert warm.execute(jobs["warm", cid])["status"] == "ok"
-    assert fresh_pool.started == 1
+    with _started(how, fresh_pool, tpl):
+        for cid in ("A1", "B3"):
+            assert runs._execute_here(jobs["cold", cid])["status"] == "ok"
+            assert warm.execute(jobs["warm", cid])["status"] == "ok"
+        assert fresh_pool.started == 1
     for cid in ("A1", "B3"):
         cold = nbformat.read(tmp_path / "cold" / f"{cid}.ipynb", as_version=4)
         hot = nbformat.read(tmp_path / "warm" / f"{cid}.ipynb", as_version=4)
@@ -379,10 +408,14 @@ def test_no_kernel_outlives_a_killed_batch(study, tmp_path, workers):
     try:
         deadline = time.monotonic() + 120
         # wait until every kernel runs the hanging cell (a kernel is a process whose parent is not the runner)
-        want = 2 if workers == 1 else 6  # the runner and its kernel; or runner, forkserver, 2 workers, 2 kernels
+        # the runner and its kernel; or runner, forkserver, 2 workers, the zygote and the 2 kernels it forked
+        want = 2 if workers == 1 else 7
         while time.monotonic() < deadline and len(_marked(marker)) < want:
             time.sleep(0.5)
         assert len(_marked(marker)) >= want
+        if workers == 2:  # the kernels were forked by the zygote (they share its command line)
+            assert sum(b"cvm_kit._zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                       for pid in _marked(marker)) == 3
         time.sleep(2)
         p.kill()  # SIGKILL: nothing of the runner's own clean-up runs
         p.wait(10)
@@ -395,3 +428,109 @@ def test_no_kernel_outlives_a_killed_batch(study, tmp_path, workers):
             p.kill()
         for pid in _marked(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+# -- the zygote ------------------------------------------------------------------
+
+_PROBE = ("import os, sys, random, numpy as np; print('PROBE', os.getppid(), sys.argv[0], '|'.join(sys.path), "
+          "os.getcwd(), os.environ.get('JPY_PARENT_PID'), os.environ.get('CVM_ZYGOTE_TEST'), random.random(), "
+          "np.random.rand())")
+
+
+def _probe(k) -> list[str]:
+    """Run the probe on a started kernel (outside any notebook); its printed fields."""
+    from cvm_kit.reporting.warm_kernel import _loop
+
+    k.kc.execute(_PROBE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = _loop().run(k.kc.get_iopub_msg(timeout=10))
+        if m["msg_type"] == "stream" and "PROBE" in m["content"]["text"]:
+            return m["content"]["text"].split()[1:]
+    raise AssertionError("no probe output")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the zygote forks: Linux")
+def test_kernels_forked_by_the_zygote_start_as_new_kernels_would(tmp_path, fresh_pool, monkeypatch):
+    from cvm_kit.reporting.zygote import Zygote
+
+    tpl = runs.template_path(runs.CUSTOMER_NOTEBOOK)
+    z = Zygote([str(tpl)])  # started before the change below: a kernel gets the environment it is started with
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CVM_ZYGOTE_TEST", "seen")
+    try:
+        fresh_pool.zygote = z.address
+        ks = [fresh_pool._new("python3", warm.template_imports([tpl]), 60) for _ in range(2)]
+        for k in ks:
+            k.ready(60)
+        own = warm.WarmKernel("python3", warm.template_imports([tpl]))  # started the usual way, to compare
+        own.start_async()
+        own.ready(60)
+        try:
+            probes = [_probe(k) for k in (*ks, own)]
+        finally:
+            own.kill()
+        assert [k.forked for k in ks] == [True, True] and not own.forked
+        for (ppid, argv0, path, cwd, jpy, env, *_), k in zip(probes[:2], ks):
+            assert int(ppid) == z.pid != k.pid  # forked by the zygote, in a session of its own
+            assert os.getpgid(k.pid) == k.pid
+            # what `python -m ipykernel_launcher` shows a notebook (the kernel started on its own shows the same)
+            assert (argv0, path, cwd, jpy, env) == tuple(probes[2][1:6]) == (
+                probes[2][1], probes[2][2], str(tmp_path), str(os.getpid()), "seen")
+            assert "" in path.split("|") and str(tmp_path) not in path.split("|")
+            assert argv0.endswith("ipykernel_launcher.py")
+        assert probes[0][6:] != probes[1][6:]  # each kernel has its own random seeds, not the zygote's
+        r = warm.execute(_job(tpl, tmp_path / "out", "A1", TINY.resolve()))  # and runs a notebook
+        assert r["status"] == "ok", r["error"]
+    finally:
+        fresh_pool.zygote = None
+        warm.shutdown()
+        z.stop()
+    assert not Path(z.dir).exists() and not _alive(z.pid)
+
+
+@pytest.mark.slow
+def test_without_the_zygote_a_kernel_starts_on_its_own(study, tmp_path, fresh_pool):
+    ok = _template(tmp_path / "ok.ipynb", "print('fine', customer_id)")
+    fresh_pool.zygote = str(tmp_path / "gone")  # e.g. the zygote died: nothing listens there
+    try:
+        r = warm.execute(_job(ok, tmp_path / "out", "a", study))
+        assert r["status"] == "ok", r["error"]
+        assert [k.forked for k in fresh_pool.kernels] == [False]
+    finally:
+        fresh_pool.zygote = None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the zygote forks: Linux")
+def test_a_forked_kernel_ends_with_its_worker_and_the_zygote_with_its_starter(tmp_path):
+    from cvm_kit.reporting.zygote import ZygoteProcess
+
+    starter = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from cvm_kit.reporting.zygote import Zygote; z = Zygote([]); "
+        "print(z.address, z.pid, flush=True); time.sleep(300)")], stdout=subprocess.PIPE, text=True)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])  # stands for a pool worker
+    kernel = None
+    try:
+        address, zpid = starter.stdout.readline().split()
+        kernel = ZygoteProcess(address, [sys.executable, "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")],
+                               {"cwd": str(tmp_path), "env": dict(os.environ)}, watch=worker.pid, cleanup=None)
+        time.sleep(1)
+        assert kernel.poll() is None and _alive(kernel.pid)
+        worker.kill()
+        worker.wait(10)
+        assert kernel.wait(timeout=15) != 0  # the kernel noticed its worker was gone and killed its group
+        assert not _alive(kernel.pid)
+        starter.kill()  # SIGKILL: the zygote notices its starter is gone by itself
+        starter.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _alive(int(zpid)):
+            time.sleep(0.2)
+        assert not _alive(int(zpid))
+    finally:
+        for p in (starter, worker):
+            if p.poll() is None:
+                p.kill()
+        if kernel is not None and _alive(kernel.pid):
+            os.kill(kernel.pid, signal.SIGKILL)

@@ -73,7 +73,8 @@ def report(study: Path | None, out: Path | None, workers: int, timeout: float,
     """Execute the notebook series on STUDY and write the HTML report for management.
 
     Each notebook (data gathering, estimates, subsegment variance,
-    sensitivity, drivers and prospects) is executed with papermill, then
+    sensitivity, drivers and prospects, value documenter, business case) is
+    executed (on warm kernels, parameters injected as papermill does), then
     written as HTML without code, with an index.html recording the study's
     content hash, the cvm_kit version, the parameters and the date. A failed
     notebook leaves the previous report in place; the failed notebook is

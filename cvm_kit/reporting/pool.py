@@ -115,14 +115,14 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker_init(parent: int, engine: str = "papermill", kernel_name: str | None = None,
-                 templates: Sequence[str] = ()) -> None:
+                 templates: Sequence[str] = (), zygote: str | None = None) -> None:
     """Pool worker set-up: Ctrl-C is the parent's to handle, SIGTERM ends the kernels, then warm up."""
     # Ctrl-C reaches the whole foreground process group; only the batch process acts on it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _end_worker)
     _die_with_parent(parent)
     if engine == "warm":
-        _warm().worker_init(kernel_name, templates)  # starts this worker's kernel, then _warm_worker meanwhile
+        _warm().worker_init(kernel_name, templates, zygote)  # starts this worker's kernel, then _warm_worker meanwhile
     else:
         _warm_worker()
 
@@ -149,6 +149,13 @@ def _children(pids: set[int]) -> set[int]:
 
 def _stop_pool(pool: Any) -> None:
     """Stop a process pool now: running jobs are abandoned, every worker and kernel is killed."""
+    try:
+        _stop_workers(pool)
+    finally:
+        _stop_zygote(pool)
+
+
+def _stop_workers(pool: Any) -> None:
     procs = list((getattr(pool, "_processes", None) or {}).values())
     for p in procs:  # SIGTERM: the worker kills its kernels and removes its temporary files
         with contextlib.suppress(Exception):
@@ -215,14 +222,52 @@ def _start_pool(workers: int, engine: str, kernel_name: str | None, templates: S
     """
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=_pool_context(),
-                               initializer=_worker_init,
-                               initargs=(os.getpid(), engine, kernel_name, list(dict.fromkeys(map(str, templates)))))
+    templates = list(dict.fromkeys(map(str, templates)))
+    zygote = _start_zygote(workers, engine, kernel_name, templates)  # first: its imports are the longest wait
+    try:
+        pool = ProcessPoolExecutor(max_workers=max(1, int(workers)), mp_context=_pool_context(),
+                                   initializer=_worker_init,
+                                   initargs=(os.getpid(), engine, kernel_name, templates,
+                                             zygote.address if zygote is not None else None))
+    except BaseException:
+        if zygote is not None:
+            zygote.stop()
+        raise
+    pool._cvm_zygote = zygote  # type: ignore[attr-defined]  # stopped with the pool (_stop_zygote)
     launch = getattr(pool, "_launch_processes", None)  # every worker now, not one per submitted job
     if launch is not None:
         with contextlib.suppress(Exception):
             launch()
     return pool
+
+
+def _start_zygote(workers: int, engine: str, kernel_name: str | None, templates: Sequence[str]) -> Any:
+    """The run's kernel zygote (:mod:`cvm_kit.reporting.zygote`) when its workers will start Python kernels.
+
+    One process imports what the kernels import; each worker's kernel is
+    forked from it. Only for two workers or more (one kernel gains nothing),
+    on Linux, for the notebooks' own ``python3`` kernel; None otherwise or
+    when it cannot start (the kernels then start on their own).
+    """
+    if engine != "warm" or int(workers) < 2 or not sys.platform.startswith("linux") or not templates:
+        return None
+    if os.environ.get("CVM_ZYGOTE", "1").strip().lower() in ("0", "no", "false", "off"):
+        return None
+    try:
+        name = kernel_name or _warm()._spec_name(str(templates[0]))
+        if name != "python3":
+            return None
+        from .zygote import Zygote
+
+        return Zygote(templates)
+    except Exception:  # noqa: BLE001 - an optimisation: without it every kernel starts on its own
+        return None
+
+
+def _stop_zygote(pool: Any) -> None:
+    z = getattr(pool, "_cvm_zygote", None)
+    if z is not None:
+        z.stop()
 
 
 def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress: bool,
@@ -307,7 +352,10 @@ def _run_jobs(jobs: list[Job], *, workers: int, scheduler: str | None, progress:
                 if isinstance(exc, KeyboardInterrupt):
                     _stop_forkserver()
             raise
-        pool.shutdown(wait=True)
+        try:
+            pool.shutdown(wait=True)
+        finally:
+            _stop_zygote(pool)
     finally:
         bar.close()
         if engine == "warm" and not scheduler:  # kernels of this process (workers=1) end with the run

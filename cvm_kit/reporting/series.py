@@ -121,7 +121,8 @@ def run_report(study: str | Path, out_dir: str | Path | None = None, *, paramete
                pdf: bool = False) -> Path:
     """Execute the notebook series on a study and write the HTML report with its index.
 
-    Each notebook of :data:`SERIES` is executed with papermill (parameters
+    Each notebook of :data:`SERIES` is executed (on warm kernels unless
+    ``engine="papermill"``; parameters injected as papermill does:
     ``study`` = the study's absolute path, ``interactive=False``, plus
     ``parameters``) and exported to HTML with no code and no prompts; an
     ``index.html`` links them with the run's provenance (study content hash,

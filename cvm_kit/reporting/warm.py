@@ -31,6 +31,9 @@ notebook after notebook:
 ``cvm_kit.reporting.execute._execute``); :func:`worker_init` the process-pool initializer;
 :func:`shutdown` stops this process's kernels.
 
+With two pool workers or more, kernels are forked from one process that made
+the imports once (:mod:`cvm_kit.reporting.zygote`; ``CVM_ZYGOTE=0``: not).
+
 Tuning (environment, read when a pool is made): ``CVM_WARM_MEMORY_MB``
 (resident memory per kernel, default 4096), ``CVM_WARM_MAX_NOTEBOOKS``
 (notebooks before a kernel is recycled, default 500), ``CVM_WARM_IDLE_S``
@@ -94,9 +97,10 @@ class KernelPool:
         self._all: set[WarmKernel] = set()
         self._reaper: threading.Timer | None = None
         self.started = 0  # kernels started (for the tests and the benchmark)
+        self.zygote: str | None = None  # a run's zygote socket: new kernels are forked there (reporting.zygote)
 
     def _new(self, kernel_name: str, imports: Sequence[tuple[str, Sequence[str]]], start_timeout: float) -> WarmKernel:
-        k = WarmKernel(kernel_name, imports, start_timeout=start_timeout)
+        k = WarmKernel(kernel_name, imports, start_timeout=start_timeout, zygote=self.zygote)
         with self._lock:
             self._all.add(k)
             self.started += 1
@@ -372,10 +376,12 @@ def _prepare(template: Any, parameters: Mapping[str, Any], kernel_name: str | No
 # the job
 
 
-def worker_init(kernel_name: str | None = None, templates: Sequence[str] = ()) -> None:
-    """Process-pool initializer: start this worker's kernel, then load papermill and the HTML template meanwhile."""
+def worker_init(kernel_name: str | None = None, templates: Sequence[str] = (), zygote: str | None = None) -> None:
+    """Process-pool initializer: start this worker's kernel (forked by ``zygote`` if given), then load papermill
+    and the HTML template meanwhile."""
     from .export import _warm_worker
 
+    pool().zygote = zygote
     try:
         name = kernel_name or _spec_name(templates[0]) if templates else (kernel_name or "python3")
         if _is_python(name):

@@ -19,6 +19,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .ipc import _IPC_PATH_MAX, ipc_dir  # noqa: F401 - _IPC_PATH_MAX re-exported (cvm_kit.warm)
+
 #: Imported by every warm kernel before its first notebook (with every cvm_kit module notebooks use).
 BASE_IMPORTS: tuple[tuple[str, list[str]], ...] = (("cvm_kit", []), ("cvm_kit.report", []), ("pandas", []), ("matplotlib.pyplot", []))
 _KERNEL_MODULE = "cvm_kit._warm_kernel"
@@ -129,22 +131,6 @@ def _rss(pid: int | None, *, children: bool = True) -> int:
 
 
 
-# A Unix socket path holds at most 107 bytes; jupyter_client appends "-<port>" to the ipc name.
-_IPC_PATH_MAX = 90
-
-
-def ipc_dir(prefix: str) -> str:
-    """A private temporary folder short enough for the kernel's Unix sockets.
-
-    In the usual temporary folder; where that path is too long for a socket
-    (a deep ``TMPDIR``), in ``/tmp``. The caller removes it.
-    """
-    d = tempfile.mkdtemp(prefix=prefix)
-    if len(os.path.join(d, "k")) + 12 <= _IPC_PATH_MAX or not os.path.isdir("/tmp"):
-        return d
-    os.rmdir(d)
-    return tempfile.mkdtemp(prefix=prefix, dir="/tmp")
-
 class WarmKernel:
     """A kernel started once and reused: start, run notebooks, reset, kill.
 
@@ -153,8 +139,10 @@ class WarmKernel:
     """
 
     def __init__(self, kernel_name: str, imports: Sequence[tuple[str, Sequence[str]]] = (), *,
-                 start_timeout: float = 60) -> None:
+                 start_timeout: float = 60, zygote: str | None = None) -> None:
         self.kernel_name = kernel_name
+        self.zygote = zygote  # a zygote's socket (cvm_kit.reporting.zygote): the kernel is forked there if it can be
+        self.forked = False
         self.imports = [(m, list(n)) for m, n in BASE_IMPORTS]
         self.imports += [(m, list(n)) for m, n in imports if (m, list(n)) not in self.imports]
         self.start_timeout = start_timeout
@@ -181,15 +169,21 @@ class WarmKernel:
         km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc", ip=os.path.join(self.dir, "k"),
                                 connection_file=os.path.join(self.dir, "kernel.json"))
         self.km = km
+        prov = None
+        if self.zygote:
+            from .zygote import provisioner_for
+
+            prov = provisioner_for(km, self.zygote, self.dir)
         await km.start_kernel(stdout=self.log, stderr=self.log, cwd=cwd, extra_arguments=list(_START_ARGS))
         proc = getattr(km.provisioner, "process", None)
         self.pid = getattr(proc, "pid", None)
+        self.forked = bool(getattr(prov, "forked", False))
         kc = km.client()
         kc.start_channels()
         self.kc = kc
         await kc.wait_for_ready(timeout=self.start_timeout)
         code = (f"__import__({_KERNEL_MODULE!r}, fromlist=['warm_up']).warm_up({self.imports!r}, "
-                f"cleanup={self.dir!r})")
+                f"cleanup={self.dir!r}, parent={os.getpid()})")
         await self._acode(code, self.start_timeout)
 
     async def _acode(self, code: str, timeout: float) -> dict[str, Any]:

@@ -9,7 +9,9 @@ Python process as ``cvm batch`` runs it:
 2. **cold**: ``run_batch(..., engine="papermill")`` with 2 workers (notebook
    and HTML per customer, a fresh kernel per notebook);
 3. **warm**: ``run_batch(..., engine="warm")`` with 2 workers (notebook and
-   HTML per customer, one kernel per worker, reset between customers);
+   HTML per customer, one kernel per worker, forked from the run's zygote,
+   reset between customers), then the same with ``CVM_ZYGOTE=0`` (each
+   kernel started on its own, as before the zygote);
 4. **cvm report**: the whole series on the bundled example, wall time of the
    command, warm then cold.
 
@@ -80,23 +82,33 @@ def run(_big_study: Path | None = None, *, customers: int = 40, workers: int = 2
             print(f"papermill CLI loop: {t:.1f} s ({t / n:.2f} s per customer)  [{before} -> {_load()}]",
                   flush=True)
         common = {"study": study, "customers": ids, "workers": workers, "force": True, "progress": False}
-        for engine in ("papermill", "warm"):
+        for key, engine in (("cold", "papermill"), ("warm", "warm"), ("warm_own", "warm")):
             before = _load()
-            wall, r = _batch(runner, out_dir=base / engine, engine=engine, **common)
+            # warm_own: the warm engine with each kernel started on its own (no zygote), to show what it saves
+            os.environ["CVM_ZYGOTE"] = "0" if key == "warm_own" else "1"
+            try:
+                wall, r = _batch(runner, out_dir=base / key, engine=engine, **common)
+            finally:
+                os.environ.pop("CVM_ZYGOTE", None)
             if r["failed"]:
-                raise RuntimeError(f"{engine}: {r['summary']}")
-            key = "cold" if engine == "papermill" else "warm"
+                raise RuntimeError(f"{key}: {r['summary']}")
             fig.update({f"{key}_s": wall, f"{key}_per_customer_s": wall / n, f"{key}_load": os.getloadavg()[0],
                         f"{key}_worker_mean_s": sum(r["worker_s"]) / n})
-            print(f"{key} engine (run_batch engine={engine!r}): {wall:.1f} s ({wall / n:.3f} s per customer, "
+            label = f"{key} engine (run_batch engine={engine!r}{', CVM_ZYGOTE=0' if key == 'warm_own' else ''})"
+            print(f"{label}: {wall:.1f} s ({wall / n:.3f} s per customer, "
                   f"{sum(r['worker_s']) / n:.3f} s per notebook in a worker)  [{before} -> {_load()}]", flush=True)
         example = str(example_path())
-        for engine in ("warm", "papermill"):
+        for key, engine in (("warm", "warm"), ("warm_own", "warm"), ("papermill", "papermill")):
             before = _load()
-            wall = _report(example, base / f"report-{engine}", engine)
-            fig[f"report_{engine}_s"] = wall
-            print(f"cvm report (whole series, example study, --engine {engine}): {wall:.1f} s wall  "
-                  f"[{before} -> {_load()}]", flush=True)
+            os.environ["CVM_ZYGOTE"] = "0" if key == "warm_own" else "1"
+            try:
+                wall = _report(example, base / f"report-{key}", engine)
+            finally:
+                os.environ.pop("CVM_ZYGOTE", None)
+            fig[f"report_{key}_s"] = wall
+            print(f"cvm report (whole series, example study, --engine {engine}"
+                  f"{', CVM_ZYGOTE=0' if key == 'warm_own' else ''}): {wall:.1f} s wall  [{before} -> {_load()}]",
+                  flush=True)
 
         fig["warm_vs_cold"] = fig["cold_s"] / fig["warm_s"]
         line = (f"warm: {fig['warm_per_customer_s']:.3f} s per customer (target <= 0.3); "

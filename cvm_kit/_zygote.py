@@ -100,6 +100,16 @@ def _read_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     return json.loads(data), fds
 
 
+def _hung_up(conn: socket.socket) -> bool:
+    conn.setblocking(False)  # a socket with a timeout would wait for data despite MSG_DONTWAIT
+    try:
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False  # nothing to read: still connected
+    except OSError:
+        return True
+
+
 def _send(conn: socket.socket, msg: dict[str, Any]) -> None:
     try:
         conn.setblocking(True)
@@ -131,6 +141,11 @@ def serve(listener: socket.socket, parent: int) -> None:
                     req, fds = _read_request(conn)
                 except (OSError, ValueError) as exc:
                     _send(conn, {"error": f"{type(exc).__name__}: {exc}"})
+                    conn.close()
+                    continue
+                if _hung_up(conn):  # the worker gave up waiting (and started its kernel itself)
+                    for fd in fds:
+                        os.close(fd)
                     conn.close()
                     continue
                 try:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -502,6 +503,19 @@ def test_without_the_zygote_a_kernel_starts_on_its_own(study, tmp_path, fresh_po
         fresh_pool.zygote = None
 
 
+def _kids(pid: int) -> list[int]:
+    out = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            try:
+                with open(f"/proc/{e}/stat", "rb") as f:
+                    if int(f.read().rsplit(b")", 1)[1].split()[1]) == pid and _alive(int(e)):
+                        out.append(int(e))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the zygote forks: Linux")
 def test_a_forked_kernel_ends_with_its_worker_and_the_zygote_with_its_starter(tmp_path):
@@ -514,10 +528,16 @@ def test_a_forked_kernel_ends_with_its_worker_and_the_zygote_with_its_starter(tm
     kernel = None
     try:
         address, zpid = starter.stdout.readline().split()
+        gave_up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # a worker that gave up waiting
+        gave_up.connect(address)
+        gave_up.sendall(json.dumps({"argv": [], "cwd": str(tmp_path), "env": {}, "watch": worker.pid}).encode()
+                        + b"\n")
+        gave_up.close()
         kernel = ZygoteProcess(address, [sys.executable, "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")],
                                {"cwd": str(tmp_path), "env": dict(os.environ)}, watch=worker.pid, cleanup=None)
         time.sleep(1)
         assert kernel.poll() is None and _alive(kernel.pid)
+        assert _kids(int(zpid)) == [kernel.pid]  # nothing forked for the request nobody waits for
         worker.kill()
         worker.wait(10)
         assert kernel.wait(timeout=15) != 0  # the kernel noticed its worker was gone and killed its group

@@ -181,10 +181,59 @@ class WarmKernel:
         kc = km.client()
         kc.start_channels()
         self.kc = kc
-        await kc.wait_for_ready(timeout=self.start_timeout)
+        await self._aready(self.start_timeout)
         code = (f"__import__({_KERNEL_MODULE!r}, fromlist=['warm_up']).warm_up({self.imports!r}, "
                 f"cleanup={self.dir!r}, parent={os.getpid()})")
         await self._acode(code, self.start_timeout)
+
+    async def _aready(self, timeout: float) -> None:
+        """Wait until the kernel answers on shell and its iopub reaches us (what ``wait_for_ready`` checks).
+
+        jupyter_client's ``wait_for_ready`` learns that iopub is connected
+        from the status message of its kernel_info request, and when that
+        message went out before the subscription had reached the kernel (it
+        usually has not, just after the start) it waits 0.2 s and asks again:
+        a third of a second of a forked kernel's start. ipykernel (7) greets
+        each new subscriber on iopub (``iopub_welcome``), so here both
+        sockets are watched at once and the kernel is ready as soon as the
+        reply and any iopub message are in; a kernel that does not greet is
+        asked again, as jupyter_client does.
+        """
+        import zmq
+        import zmq.asyncio
+
+        kc = self.kc
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        shell, iopub = kc.shell_channel.socket, kc.iopub_channel.socket
+        poller = zmq.asyncio.Poller()
+        poller.register(shell, zmq.POLLIN)
+        poller.register(iopub, zmq.POLLIN)
+        replied = subscribed = False
+        kc.kernel_info()
+        asked = checked = loop.time()
+        while not (replied and subscribed):
+            now = loop.time()
+            if now > deadline:
+                raise KernelDied(f"the kernel did not answer within {timeout:g} s")
+            if now - checked > 0.25:
+                checked = now
+                if not await self.km.is_alive():
+                    raise KernelDied("the kernel stopped while it started")
+            if replied and now - asked > 0.2:  # no greeting and our status was lost: ask again
+                kc.kernel_info()
+                asked, replied = now, False
+            ready = dict(await poller.poll(50))
+            if iopub in ready:
+                await kc.iopub_channel.get_msg(timeout=0)
+                subscribed = True
+            if shell in ready:
+                msg = await kc.shell_channel.get_msg(timeout=0)
+                if msg.get("msg_type") == "kernel_info_reply":
+                    replied = True
+                    kc._handle_kernel_info_reply(msg)
+        while await kc.iopub_channel.msg_ready():  # what the start left on iopub (jupyter_client flushes it too)
+            await kc.iopub_channel.get_msg(timeout=0)
 
     async def _acode(self, code: str, timeout: float) -> dict[str, Any]:
         """Run code silently (no prompt number, no history, nothing displayed); its reply content."""

@@ -265,8 +265,13 @@ def _kernel(req: dict[str, Any], fds: list[int]) -> None:
         del sys.path[0]
     from ipykernel.kernelapp import IPKernelApp
 
-    # parent_handle as jupyter_client's launcher would have set it (ipykernel read the zygote's environment)
-    IPKernelApp.launch_instance(argv=argv, parent_handle=int(req["watch"]))
+    # what launch_instance does, with parent_handle as jupyter_client's launcher would have set it (ipykernel
+    # read the zygote's environment) and without ipykernel's parent poller: it watches the parent process, the
+    # zygote, and would end the kernel with it; the kernel belongs to the worker, watched above
+    app = IPKernelApp.instance(parent_handle=int(req["watch"]))
+    app.initialize(argv)
+    app.poller = None
+    app.start()
 
 
 _STARTED_IN = ""  # sys.path[0] as `python -m` set it: the zygote's working directory

@@ -462,7 +462,9 @@ def test_kernels_forked_by_the_zygote_start_as_new_kernels_would(tmp_path, fresh
     monkeypatch.setenv("CVM_ZYGOTE_TEST", "seen")
     try:
         fresh_pool.zygote = z.address
-        ks = [fresh_pool._new("python3", warm.template_imports([tpl]), 60) for _ in range(2)]
+        for _ in range(2):
+            fresh_pool.prestart("python3", warm.template_imports([tpl]))
+        ks = list(fresh_pool.kernels)
         for k in ks:
             k.ready(60)
         own = warm.WarmKernel("python3", warm.template_imports([tpl]))  # started the usual way, to compare
@@ -482,8 +484,13 @@ def test_kernels_forked_by_the_zygote_start_as_new_kernels_would(tmp_path, fresh
             assert "" in path.split("|") and str(tmp_path) not in path.split("|")
             assert argv0.endswith("ipykernel_launcher.py")
         assert probes[0][6:] != probes[1][6:]  # each kernel has its own random seeds, not the zygote's
+        # a kernel belongs to its worker, not to the zygote: it outlives it
+        os.kill(z.pid, signal.SIGKILL)
+        time.sleep(2.5)  # ipykernel's parent poller, were it running, would have ended it within a second
+        assert all(k.alive() for k in ks)
         r = warm.execute(_job(tpl, tmp_path / "out", "A1", TINY.resolve()))  # and runs a notebook
         assert r["status"] == "ok", r["error"]
+        assert fresh_pool.started == 2  # on one of those kernels
     finally:
         fresh_pool.zygote = None
         warm.shutdown()

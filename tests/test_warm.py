@@ -561,3 +561,78 @@ def test_a_forked_kernel_ends_with_its_worker_and_the_zygote_with_its_starter(tm
                 p.kill()
         if kernel is not None and _alive(kernel.pid):
             os.kill(kernel.pid, signal.SIGKILL)
+
+
+def _fake_kernel(greet: bool):
+    """A kernel's shell and iopub sockets that answer kernel_info; iopub publishes nothing for the first request
+    (its status "went out before the subscription") and greets new subscribers only when ``greet``."""
+    import threading
+
+    import zmq
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.session import Session
+
+    ctx = zmq.Context()
+    session = Session(key=b"test")
+    shell = ctx.socket(zmq.ROUTER)
+    iopub = ctx.socket(zmq.XPUB)
+    ports = {"shell_port": shell.bind_to_random_port("tcp://127.0.0.1"),
+             "iopub_port": iopub.bind_to_random_port("tcp://127.0.0.1")}
+    asked: list[float] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        poller = zmq.Poller()
+        poller.register(shell, zmq.POLLIN)
+        poller.register(iopub, zmq.POLLIN)
+        while not stop.is_set():
+            for sock, _ in poller.poll(50):
+                if sock is iopub:
+                    iopub.recv()  # a subscription
+                    if greet:
+                        session.send(iopub, "iopub_welcome", {"subscription": ""})
+                    continue
+                idents, msg = session.feed_identities(shell.recv_multipart())
+                msg = session.deserialize(msg)
+                asked.append(time.monotonic())
+                if len(asked) > 1:  # the first request's status is lost
+                    session.send(iopub, "status", {"execution_state": "idle"}, parent=msg)
+                session.send(shell, "kernel_info_reply", {"status": "ok", "protocol_version": "5.3"}, parent=msg,
+                             ident=idents)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    kc = AsyncKernelClient(ip="127.0.0.1", transport="tcp", session=Session(key=b"test"), **ports)
+    kc.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)
+
+    def close() -> None:
+        stop.set()
+        thread.join(5)
+        kc.stop_channels()
+        ctx.destroy(linger=0)
+
+    return kc, asked, close
+
+
+@pytest.mark.parametrize("greet", [True, False], ids=["greets", "silent"])
+def test_a_kernel_is_ready_once_it_answers_and_iopub_is_connected(greet):
+    """ipykernel greets a new iopub subscriber: ready at the first reply; a kernel that does not is asked again."""
+    from cvm_kit.reporting.warm_kernel import _loop
+
+    kc, asked, close = _fake_kernel(greet)
+    try:
+        k = warm.WarmKernel("python3")
+
+        class _Alive:
+            async def is_alive(self) -> bool:
+                return True
+
+        k.kc, k.km = kc, _Alive()
+        _loop().run(k._aready(20), timeout=30)
+        # greeted: ready at the first reply (jupyter_client's wait_for_ready asks again 0.2 s later, as it does
+        # for a silent kernel, whose first status message is lost)
+        assert len(asked) == 1 if greet else len(asked) >= 2
+    finally:
+        close()
+        k.kc = k.km = None
+        k.kill()

@@ -629,8 +629,7 @@ def test_a_kernel_is_ready_once_it_answers_and_iopub_is_connected(greet):
 
         k.kc, k.km = kc, _Alive()
         _loop().run(k._aready(20), timeout=30)
-        # greeted: ready at the first reply (jupyter_client's wait_for_ready asks again 0.2 s later, as it does
-        # for a silent kernel, whose first status message is lost)
+        # greeted: ready at the first reply; silent: its first status message was lost, so it is asked again
         assert len(asked) == 1 if greet else len(asked) >= 2
     finally:
         close()

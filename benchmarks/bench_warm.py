@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -49,14 +50,28 @@ def _load() -> str:
     return f"load {one:.1f} (5 min {five:.1f}) on {os.cpu_count()} CPUs"
 
 
-def _report(study: str, out: Path, engine: str) -> float:
+def _report(study: str, out: Path, engine: str) -> tuple[float, str]:
+    """Wall time of one ``cvm report``, and where it went: when the first notebook started, how long they ran."""
     cmd = [str(VENV_BIN / "cvm"), "report", study, "--out", str(out), "--engine", engine]
+    start = time.time()
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if p.returncode:
         raise RuntimeError(f"cvm report failed:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-    return wall
+    from datetime import datetime
+
+    spans = []
+    for nb in out.glob("*.ipynb"):
+        meta = json.loads(nb.read_text(encoding="utf-8"))["metadata"].get("papermill", {})
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            spans.append((datetime.fromisoformat(meta["start_time"]).timestamp() - start,
+                          datetime.fromisoformat(meta["end_time"]).timestamp() - start, float(meta["duration"])))
+    if not spans:
+        return wall, ""
+    first, last = min(a for a, _, _ in spans), max(b for _, b, _ in spans)
+    return wall, (f"first notebook started at {first:.1f} s, the {len(spans)} notebooks ran until {last:.1f} s "
+                  f"({sum(d for _, _, d in spans):.1f} s of notebook time)")
 
 
 def run(_big_study: Path | None = None, *, customers: int = 40, workers: int = 2, plain: bool = True,
@@ -102,13 +117,13 @@ def run(_big_study: Path | None = None, *, customers: int = 40, workers: int = 2
             before = _load()
             os.environ["CVM_ZYGOTE"] = "0" if key == "warm_own" else "1"
             try:
-                wall = _report(example, base / f"report-{key}", engine)
+                wall, where = _report(example, base / f"report-{key}", engine)
             finally:
                 os.environ.pop("CVM_ZYGOTE", None)
             fig[f"report_{key}_s"] = wall
             print(f"cvm report (whole series, example study, --engine {engine}"
-                  f"{', CVM_ZYGOTE=0' if key == 'warm_own' else ''}): {wall:.1f} s wall  [{before} -> {_load()}]",
-                  flush=True)
+                  f"{', CVM_ZYGOTE=0' if key == 'warm_own' else ''}): {wall:.1f} s wall; {where}  "
+                  f"[{before} -> {_load()}]", flush=True)
 
         fig["warm_vs_cold"] = fig["cold_s"] / fig["warm_s"]
         line = (f"warm: {fig['warm_per_customer_s']:.3f} s per customer (target <= 0.3); "

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Generator, Iterator, Sequence
 
+from .._warm_kernel import _pid_gone as _process_gone  # the kernels' own check (stdlib only)
 from ..errors import CvmError
 from .execute import Job, Outcome, _end_live_jobs, _execute, _failed_outcome
 from .export import _warm_worker
@@ -71,21 +72,6 @@ def _end_worker(*_: Any) -> None:
     with contextlib.suppress(BaseException):
         _end_live_jobs()
     os._exit(143)
-
-
-def _process_gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (a zombie counts as gone: it runs nothing)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _die_with_parent(parent: int) -> None:

@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._warm_kernel import _pid_gone
 from .ipc import ipc_dir
 
 _log = logging.getLogger("cvm_kit.warm")
@@ -95,12 +96,6 @@ def forkable(cmd: Sequence[str]) -> bool:
         return os.path.realpath(cmd[0]) == os.path.realpath(sys.executable)
     except (OSError, ValueError):
         return False
-
-
-def _pid_gone(pid: int) -> bool:
-    from cvm_kit._warm_kernel import _pid_gone as gone
-
-    return gone(pid)
 
 
 class ZygoteProcess:

@@ -181,6 +181,33 @@ def _rows(study: Path) -> dict[tuple[str, str], list[float]]:
     return {k: list(g["value"]) for k, g in m.groupby(["customer_id", "phrase"])}
 
 
+def test_an_import_overtaken_before_it_takes_the_lock_plans_again(study_dir, sheets, capsys, monkeypatch):
+    """Another import writes between this one's plan and its lock: this one waits, plans again, keeps both rows.
+
+    (The race the concurrent test below hits now and then on a loaded machine, made to happen every time.)
+    """
+    import cvm_kit.worksheets as W
+
+    _fill(sheets["A1"], {"Margin per hour": (110, "data", "high", "own P&L")})
+    _fill(sheets["B3"], {"kWh, offering": (300, "data", "high", "meter")})
+    real = W.plan_import
+    overtaken: list[int] = []
+
+    def plan_then_overtaken(*args, **kw):
+        plan = real(*args, **kw)
+        if not overtaken:  # the first plan (B3's): A1's import writes right after it
+            overtaken.append(-1)
+            overtaken[0] = main(["import", str(study_dir), str(sheets["A1"]), "--write"])
+        return plan
+
+    monkeypatch.setattr(W, "plan_import", plan_then_overtaken)
+    rc, _, err = run(capsys, "import", study_dir, sheets["B3"], "--write")
+    assert overtaken == [0] and rc == 0, err
+    assert "changed while waiting (another import wrote it); planned again" in err
+    rows = _rows(study_dir)
+    assert rows[("A1", "margin per hour")] == [110] and rows[("B3", "kwh, offering")] == [300]
+
+
 def test_two_imports_at_once_keep_both_rows(tmp_path, sheets):
     _fill(sheets["A1"], {"Margin per hour": (110, "data", "high", "own P&L")})
     _fill(sheets["B3"], {"kWh, offering": (300, "data", "high", "meter")})

@@ -85,7 +85,9 @@ def import_(study: Path, files: tuple[Path, ...], write: bool, replace: bool,
     if not plan["action"].isin(["added", "changed"]).any():
         click.echo("nothing to write: no value added or changed", err=True)
         return
-    check_writable(s, plan)  # a workbook study is refused before any lock is taken
+    # a workbook study is refused before any lock is taken; whether another import wrote since the plan is
+    # checked under the lock (and then planned again), not here: it may write until we hold the lock
+    check_writable(s, plan, against_disk=False)
     timeout = LOCK_TIMEOUT if lock_timeout is None else lock_timeout
     with study_lock(s.path, timeout=timeout,
                     on_wait=lambda: warn(f"waiting for another cvm import writing {s.path} "

@@ -180,7 +180,7 @@ def _new_measurements(plan: pd.DataFrame, raw: bytes, path: Path) -> tuple[pd.Da
     return pd.concat([cur, new], ignore_index=True), len(add)
 
 
-def check_writable(study: Study, plan: pd.DataFrame) -> Path:
+def check_writable(study: Study, plan: pd.DataFrame, *, against_disk: bool = True) -> Path:
     """Check that ``plan`` may be written into the study; return its ``measurements.csv``.
 
     Parameters
@@ -188,6 +188,10 @@ def check_writable(study: Study, plan: pd.DataFrame) -> Path:
     study : Study
     plan : DataFrame
         From :func:`plan_import`.
+    against_disk : bool
+        Also check that ``measurements.csv`` is still what the plan was made
+        against. False before the study's lock is taken: another import may
+        write until then, and the command line plans again under the lock.
 
     Returns
     -------
@@ -203,7 +207,7 @@ def check_writable(study: Study, plan: pd.DataFrame) -> Path:
     if mpath is None:
         raise CvmError(f"{study.path} is a study workbook; only a study folder can be written by an import. "
                        "Convert it with cvm_kit.save_study(study, 'folder') and import into the folder")
-    if plan.attrs.get("measurements_sha256") and mpath.is_file() and \
+    if against_disk and plan.attrs.get("measurements_sha256") and mpath.is_file() and \
             file_sha256(mpath) != plan.attrs["measurements_sha256"]:
         raise CvmError(f"{mpath} changed since this import was planned; plan the import again")
     conflicts = plan[plan["action"] == "conflict"]

@@ -423,6 +423,18 @@ def _import_library() -> list[str]:
     return failed
 
 
+def draw_sample(fig: Any) -> None:
+    """Draw a small bar chart on ``fig`` and encode it as a PNG (loads fonts and the PNG writer; kept nowhere)."""
+    import io
+
+    ax = fig.add_subplot()
+    ax.barh(["a", "b"], [1.0, -2.0])
+    ax.set_title("warm-up")
+    ax.set_xlabel("value")
+    fig.tight_layout()
+    fig.savefig(io.BytesIO(), format="png", dpi=100, facecolor="white")
+
+
 def _rehearse() -> None:
     """Draw and encode one small figure and one table, so the first notebook does not pay the first-use costs.
 
@@ -430,17 +442,11 @@ def _rehearse() -> None:
     changes nothing a notebook can see, and it happens before the snapshot.
     """
     try:
-        import io
-
         import matplotlib.pyplot as plt
         import pandas as pd
 
-        fig, ax = plt.subplots()
-        ax.barh(["a", "b"], [1.0, -2.0])
-        ax.set_title("warm-up")
-        ax.set_xlabel("value")
-        fig.tight_layout()
-        fig.savefig(io.BytesIO(), format="png", dpi=100, facecolor="white")
+        fig = plt.figure()
+        draw_sample(fig)
         plt.close(fig)
         from cvm_kit import report
 

@@ -55,33 +55,22 @@ def _preload(spec: dict[str, Any], parent: int) -> None:
         if os.getppid() != parent:
             os._exit(0)
     try:
-        from cvm_kit._warm_kernel import preload
+        from cvm_kit._warm_kernel import draw_sample, preload
         from cvm_kit.reporting.warm import template_imports
-        from cvm_kit.reporting.warm_kernel import BASE_IMPORTS
+        from cvm_kit.reporting.warm_kernel import kernel_imports
 
-        imports = [(m, list(n)) for m, n in BASE_IMPORTS]
-        imports += [x for x in template_imports(spec.get("templates") or ()) if x not in imports]
-        preload(imports)
-        _draw_once()
+        preload(kernel_imports(template_imports(spec.get("templates") or ())))
+        # the font cache and PNG writer loaded with a figure that never reaches pyplot (no backend is chosen)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        draw_sample(fig)
     except Exception:  # noqa: BLE001 - a kernel imports what is missing itself
         pass
     gc.collect()
     gc.freeze()  # copy-on-write: a kernel's collections do not touch (and so copy) the zygote's objects
-
-
-def _draw_once() -> None:
-    """Load the font cache and the PNG writer with a figure that never reaches pyplot (no backend is chosen)."""
-    import io
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure()
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.barh(["a", "b"], [1.0, -2.0])
-    ax.set_title("warm-up")
-    fig.savefig(io.BytesIO(), format="png", dpi=100)
 
 
 # ---------------------------------------------------------------------------

@@ -131,6 +131,13 @@ def _rss(pid: int | None, *, children: bool = True) -> int:
 
 
 
+def kernel_imports(imports: Sequence[tuple[str, Sequence[str]]] = ()) -> list[tuple[str, list[str]]]:
+    """What a warm kernel imports before its first notebook: :data:`BASE_IMPORTS`, then ``imports`` (deduplicated)."""
+    out = [(m, list(n)) for m, n in BASE_IMPORTS]
+    out += [x for x in ((m, list(n)) for m, n in imports) if x not in out]
+    return out
+
+
 class WarmKernel:
     """A kernel started once and reused: start, run notebooks, reset, kill.
 
@@ -143,8 +150,7 @@ class WarmKernel:
         self.kernel_name = kernel_name
         self.zygote = zygote  # a zygote's socket (cvm_kit.reporting.zygote): the kernel is forked there if it can be
         self.forked = False
-        self.imports = [(m, list(n)) for m, n in BASE_IMPORTS]
-        self.imports += [(m, list(n)) for m, n in imports if (m, list(n)) not in self.imports]
+        self.imports = kernel_imports(imports)
         self.start_timeout = start_timeout
         self.km: Any = None
         self.kc: Any = None

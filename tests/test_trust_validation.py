@@ -194,6 +194,23 @@ def test_a_category_column_stays_a_category(tiny_copy):
     assert not pd.api.types.is_numeric_dtype(study.customers["region"]) and study.customers["size"].dtype == float
 
 
+def test_ids_that_look_like_numbers_are_read_as_written(tiny_copy):
+    # pandas 3 reads a category column of numbers as numbers: 001 and 1 would merge, 2 would become 2.0
+    ids = {"A1": "001", "A2": "1", "A3": "1.0", "B1": "2", "B2": "TRUE", "B3": "1e3"}
+    for name in ("customers.csv", "measurements.csv", "fieldwork.csv", "realized.csv"):
+        p = tiny_copy / name
+        lines = p.read_text(encoding="utf-8").splitlines()
+        out = [lines[0]]
+        for ln in lines[1:]:
+            first, sep, rest = ln.partition(",")
+            out.append(ids.get(first, first) + sep + rest)
+        p.write_text("\n".join(out) + "\n", encoding="utf-8")
+    study = load_study(tiny_copy)
+    assert list(study.customers["customer_id"]) == list(ids.values())
+    assert net_values(study) == pytest.approx({ids[k]: v for k, v in TINY_NET.items()})
+    assert validate(tiny_copy).errors == []
+
+
 # ---------------------------------------------------------------------------
 # item 4: non-finite numbers in project.yaml
 

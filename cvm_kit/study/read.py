@@ -228,10 +228,11 @@ def _may_underflow(data: bytes) -> bool:
     return (b"e-" in data or b"E-" in data) and _TINY_EXPONENT_BYTES.search(data) is not None
 
 
-def _parse(data: bytes, sep: str, header: list[str], value_as_text: bool) -> pd.DataFrame:
+def _parse(data: bytes, sep: str, header: list[str], value_as_text: bool,
+           as_text: frozenset[str] = frozenset()) -> pd.DataFrame:
     dtypes: dict[int, Any] = {}
     for i, c in enumerate(header):
-        if c in _FACTOR_COLUMNS:
+        if c in _FACTOR_COLUMNS and c not in as_text:
             dtypes[i] = "category"
         elif c != "value" or value_as_text:
             dtypes[i] = object
@@ -239,6 +240,22 @@ def _parse(data: bytes, sep: str, header: list[str], value_as_text: bool) -> pd.
     # no cell is ever read as missing (keep_default_na=False, no na_values): na_filter=False skips looking
     return pd.read_csv(io.BytesIO(data), sep=sep, dtype=dtypes, keep_default_na=False, na_filter=False,
                        skip_blank_lines=True)
+
+
+def _inferred(df: pd.DataFrame, header: list[str]) -> frozenset[str]:
+    """Category columns whose categories pandas turned into numbers or booleans (pandas 3 infers their type).
+
+    Their text is lost ("001" and "1" both read as 1; "2" as 2.0 next to "1.5"): such columns are read again as
+    text. Categories left as text are the cells exactly as written.
+    """
+    out = set()
+    for i, c in enumerate(header):
+        col = df.iloc[:, i]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = col.cat.categories
+            if not (cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype)):
+                out.add(c)
+    return frozenset(out)
 
 
 def _factor_to_text(col: pd.Series) -> pd.Series:
@@ -292,10 +309,14 @@ def _read_csv(data: bytes, label: str, problems: list[Problem], text: str | None
             header = [str(c).strip() for c in pd.read_csv(io.StringIO(text), sep=sep, nrows=0).columns]
         # a numeric 'value' column parses in C (comma files only: elsewhere it may hold decimal commas)
         df = _parse(data, sep, header, value_as_text=sep != ",")
+        as_text = _inferred(df, header)  # e.g. customer ids 001, 002 ...: read again as text
+        value_as_text = sep != ","
         if "value" in header and pd.api.types.is_float_dtype(df.iloc[:, header.index("value")]):
             # ... unless a number read as 0 may have underflowed (1e-400): then as text, so the check can name it
             if (df.iloc[:, header.index("value")].to_numpy() == 0).any() and _may_underflow(data):
-                df = _parse(data, sep, header, value_as_text=True)
+                value_as_text = True
+        if as_text or value_as_text != (sep != ","):
+            df = _parse(data, sep, header, value_as_text=value_as_text, as_text=as_text)
     except Exception as exc:  # pandas raises several parser error types
         if text is None:  # the caller decodes the whole file first: a wrong encoding is named before the rest
             raise _Undecoded from exc
@@ -312,7 +333,7 @@ def _read_csv(data: bytes, label: str, problems: list[Problem], text: str | None
             df[c] = _factor_to_text(df[c])
         elif c != "note" and (df[c].dtype == object or pd.api.types.is_string_dtype(df[c])):
             # free-text notes keep their spacing; other text once per distinct value, keeping the column's dtype
-            stripped = map_unique(df[c], lambda t: str(t).strip())
+            stripped = map_unique(df[c], lambda t: str(t).strip(), remember=c in _FACTOR_COLUMNS)
             df[c] = stripped if df[c].dtype == object else stripped.astype(df[c].dtype)
     if sep != ",":
         _decimal_commas(df, sep, label, problems)

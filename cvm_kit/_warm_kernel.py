@@ -425,14 +425,13 @@ def _import_library() -> list[str]:
 
 def draw_sample(fig: Any) -> None:
     """Draw a small bar chart on ``fig`` and encode it as a PNG (loads fonts and the PNG writer; kept nowhere)."""
-    import io
+    from cvm_kit.reporting.png import png_bytes
 
     ax = fig.add_subplot()
     ax.barh(["a", "b"], [1.0, -2.0])
     ax.set_title("warm-up")
     ax.set_xlabel("value")
-    fig.tight_layout()
-    fig.savefig(io.BytesIO(), format="png", dpi=100, facecolor="white")
+    png_bytes(fig, dpi=100)
 
 
 def _rehearse() -> None:

@@ -117,17 +117,15 @@ def headline_finding(head: pd.DataFrame) -> str:
 def headline_png(head: pd.DataFrame) -> str:
     """:func:`cvm_kit.plotting.report.plot_customer_headline` of ``head`` as a base64 PNG (Agg, 100 dpi)."""
     import base64
-    import io
 
     import matplotlib.pyplot as plt  # no backend switch: inside a notebook the inline backend stays
 
     from ..plotting.report import plot_customer_headline
+    from .png import png_bytes
 
     ax = plot_customer_headline(head, currency=head.attrs.get("unit", ""))
     try:
-        buf = io.BytesIO()
-        ax.figure.savefig(buf, format="png", dpi=100, facecolor="white")
-        return base64.b64encode(buf.getvalue()).decode("ascii")
+        return base64.b64encode(png_bytes(ax.figure, dpi=100)).decode("ascii")
     finally:
         plt.close(ax.figure)
 

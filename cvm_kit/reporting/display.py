@@ -20,7 +20,6 @@ import datetime as _dt
 import html
 import math
 import re
-import warnings
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -329,25 +328,17 @@ def show(obj: Any) -> None:
     Closing keeps the inline backend from showing the figure a second time and
     frees its memory in long batch runs.
     """
-    import io
-
     import matplotlib.pyplot as plt
     from IPython.display import Image
 
+    from .png import png_bytes
+
     fig = obj.figure if hasattr(obj, "figure") and not hasattr(obj, "savefig") else obj
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a layout that cannot be tightened is still drawn
-        try:
-            fig.tight_layout()
-            # laid out once: no engine left to run again (savefig would draw the figure an extra time for it)
-            fig.set_layout_engine(None)
-        except Exception:  # noqa: BLE001 - layout is cosmetic; never fail a report on it
-            pass
-    buf = io.BytesIO()
-    # one render (bbox_inches="tight" would draw the figure twice)
-    fig.savefig(buf, format="png", dpi=100, facecolor="white")
-    plt.close(fig)
-    _display(Image(data=buf.getvalue(), format="png", metadata={"alt": _figure_title(fig)}))
+    try:
+        data = png_bytes(fig, dpi=100)
+    finally:
+        plt.close(fig)
+    _display(Image(data=data, format="png", metadata={"alt": _figure_title(fig)}))
 
 
 def _figure_title(fig: Any) -> str:

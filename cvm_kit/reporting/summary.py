@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from typing import Any
 
 import numpy as np
@@ -15,9 +14,9 @@ from .render import render
 
 
 def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    from .png import png_bytes
+
+    return base64.b64encode(png_bytes(fig, dpi=110)).decode("ascii")
 
 
 def waterfall_figures(study: Study, *, values: Any = None, totals: Any = None) -> list[dict[str, str]]:

@@ -248,6 +248,13 @@ def value_waterfall(study: Study, subsegment: str, *, values: pd.DataFrame | Non
         ``price`` or ``net`` (a total bar from 0). ``attrs["placeholders"]``
         names the placeholders, listed beside the chart, never summed.
 
+    Raises
+    ------
+    CvmError
+        ``subsegment`` is not one of the study's.
+    AnalysisError
+        The subsegment has no customer yet (nothing to draw).
+
     Examples
     --------
     >>> import cvm_kit as cvm
@@ -265,6 +272,11 @@ def value_waterfall(study: Study, subsegment: str, *, values: pd.DataFrame | Non
 
         raise CvmError(f"no subsegment {subsegment!r}; known: {', '.join(study.subsegment_ids)}")
     sub = summary[(summary["subsegment"] == subsegment) & summary["status"].isin(["difference", "contention"])]
+    if not (totals["subsegment"] == subsegment).any():
+        from .errors import AnalysisError
+
+        # nothing to draw: every bar would be a made-up 0
+        raise AnalysisError(f"no customer of subsegment {subsegment!r} has a value yet")
     names = {e.id: e.name for e in study.elements}
     rows, level = [], 0.0
     for r in sub.itertuples(index=False):

@@ -54,7 +54,9 @@ names = element_names(s)
 
 # %%
 for sub in s.subsegment_ids:
-    report.show(plot_value_waterfall(value_waterfall(s, sub, values=values, totals=totals)))
+    steps = report.attempt(value_waterfall, s, sub, values=values, totals=totals)
+    if steps is not None:
+        report.show(plot_value_waterfall(steps))
 
 # %% [markdown]
 # ## Totals: differential value, price difference, net value

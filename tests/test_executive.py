@@ -166,6 +166,23 @@ def test_waterfall_adds_up_to_the_net_value(study):
         value_waterfall(study, "gamma")
 
 
+def test_a_subsegment_without_customers_has_no_waterfall_and_the_summary_leaves_it_out(tmp_path):
+    root = _write_study(tmp_path / "empty")
+    text = (root / "project.yaml").read_text()
+    (root / "project.yaml").write_text(text.replace("subsegments:\n", "subsegments:\n  - id: nobody\n"
+                                                    "    description: no customer yet\n", 1))
+    s = cvm.load_study(root)
+    assert "nobody" in s.subsegment_ids
+    warnings = [p.message for p in cvm.validate(root).warnings]
+    assert any("no customer is in subsegment 'nobody'" in m for m in warnings)
+    with pytest.raises(cvm.AnalysisError, match="no customer of subsegment 'nobody'"):
+        value_waterfall(s, "nobody")
+    from cvm_kit.reporting.summary import waterfall_figures
+
+    figs = waterfall_figures(s)
+    assert [f["alt"] for f in figs] == [f"Value waterfall, {sid}" for sid in s.subsegment_ids if sid != "nobody"]
+
+
 def test_waterfall_plot_bars_and_literal_labels(tmp_path):
     import matplotlib
 

@@ -27,11 +27,15 @@ def waterfall_figures(study: Study, *, values: Any = None, totals: Any = None) -
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from ..errors import AnalysisError
     from ..plotting.waterfall import plot_value_waterfall
 
     out = []
     for sid in study.subsegment_ids:
-        w = value_waterfall(study, sid, values=values, totals=totals)
+        try:
+            w = value_waterfall(study, sid, values=values, totals=totals)
+        except AnalysisError:  # no customer yet: its card says so; no chart of zeros
+            continue
         ax = plot_value_waterfall(w)
         try:
             out.append({"png": _png(ax.figure), "alt": f"Value waterfall, {sid}",

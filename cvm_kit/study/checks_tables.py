@@ -82,6 +82,13 @@ def check_customers(raw: RawStudy, sub_ids: list[str] | None, problems: list[Pro
     out.ids = set(first)
     if not len(customers):
         problems.append(Problem(label, "", "no customers: expected one row per participating customer"))
+    elif sub_ids is not None:
+        used = set(customers["subsegment"])
+        for sid in sub_ids:
+            if sid not in used:
+                problems.append(Problem(label, "column subsegment",
+                                        f"no customer is in subsegment {text_of(sid)!r} yet: its figures stay empty "
+                                        "until customers of it are added", "warning"))
     out.frame = _typed_characteristics(customers, label, problems)
     return out
 

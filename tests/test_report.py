@@ -95,6 +95,14 @@ def test_customer_assumptions_only_the_customers_own(tiny):
     assert "Lost hours are not recovered." in set(a1["assumption"])
 
 
+def test_a_constant_the_customer_measured_itself_says_its_own_figure_is_used(tiny):
+    # A3 measured its own margin per hour (120) over the study's constant (100)
+    a3 = report.customer_assumptions(tiny, "A3").set_index("subject")["assumption"]
+    a1 = report.customer_assumptions(tiny, "A1").set_index("subject")["assumption"]
+    assert a3["Margin per hour"] == "= 100 (source: P&L review); this customer's own figure is used instead: 120 (data)"
+    assert a1["Margin per hour"] == "= 100 (source: P&L review)"
+
+
 def test_customer_facts_and_unknown_customer(tiny):
     f = report.customer_facts(tiny, "B3").set_index("field")["value"]
     assert f["Subsegment"] == "small" and f["Next-best-alternative"] == "Do nothing"

@@ -285,17 +285,29 @@ def customer_assumptions(study: Study, customer_id: str) -> pd.DataFrame:
 
     The model's assumptions (elements, constants, derived quantities, the
     price) and this customer's own measurements whose source is
-    ``assumption``; other customers' assumed measurements are left out.
+    ``assumption``; other customers' assumed measurements are left out. A
+    constant this customer measured itself says so: its own figure is the
+    one its values use.
 
     Returns
     -------
     DataFrame
         ``kind, subject, assumption``.
     """
+    from ..equations import normalize_phrase
     from ..estimates import assumptions
 
     row = _customer_row(study, customer_id)
-    a = assumptions(study)
+    a = assumptions(study).copy()
+    m = study.measurements
+    mine = m[m["customer_id"] == customer_id]
+    for c in study.constants:
+        own = mine[mine["phrase"] == normalize_phrase(c.name)]
+        if len(own):
+            at = (a["kind"] == "constant") & (a["subject"] == c.name)
+            sources = ", ".join(sorted(set(own["source"].astype(str))))
+            a.loc[at, "assumption"] = (a.loc[at, "assumption"] + "; this customer's own figure is used instead: "
+                                       f"{float(own['value'].mean()):g} ({sources})")
     own = a["subject"].astype(str).str.startswith(f"{customer_id}: ")
     keep = (a["kind"] != "measurement") | own
     # a per-subsegment parity note only concerns that subsegment's customers

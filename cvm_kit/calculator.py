@@ -210,23 +210,18 @@ def _safe_assumptions(study: Study, customer: str | None, sub: str) -> pd.DataFr
     """
     from .estimates import assumptions
 
+    if customer is not None:
+        return assumptions(study, customer=customer)
     a = assumptions(study)
     rows = [tuple(r) for r in a[a["kind"] != "measurement"].itertuples(index=False)]
     m = study.measurements
     m = m[m["source"] == "assumption"]
-    if customer is not None:
-        mine = m[m["customer_id"] == customer]
-        for var, val, note in zip(mine["variable"], mine["value"], mine["note"]):
-            rows.append(("measurement", f"{customer}: {var}",
-                         f"= {val:g} assumed by the team" + (f" ({note})" if note else "")))
-    else:
-        ids = study.customers.loc[study.customers["subsegment"] == sub, "customer_id"]
-        n = len(ids)
-        mine = m[m["customer_id"].isin(set(ids))]
-        for var, k in mine.groupby("phrase", sort=False)["customer_id"].nunique().items():
-            shown = mine.loc[mine["phrase"] == var, "variable"].iloc[0]
-            rows.append(("measurement", str(shown),
-                         f"{k} of the {n} {sub} customers' values are assumed by the team"))
+    ids = study.customers.loc[study.customers["subsegment"] == sub, "customer_id"]
+    n = len(ids)
+    mine = m[m["customer_id"].isin(set(ids))]
+    for var, k in mine.groupby("phrase", sort=False)["customer_id"].nunique().items():
+        shown = mine.loc[mine["phrase"] == var, "variable"].iloc[0]
+        rows.append(("measurement", str(shown), f"{k} of the {n} {sub} customers' values are assumed by the team"))
     return pd.DataFrame(rows, columns=list(a.columns))
 
 

@@ -348,18 +348,43 @@ def subsegment_value_summary(study: Study, summary: pd.DataFrame | None = None) 
     return pd.DataFrame(rows)
 
 
-def assumptions(study: Study) -> pd.DataFrame:
+def assumptions(study: Study, *, customer: str | None = None) -> pd.DataFrame:
     """Every assumption the model rests on, in one list.
 
     Element assumptions, constants with their sources, derived quantities,
     the price equation, and every measurement whose source is ``assumption``.
+
+    Parameters
+    ----------
+    study : Study
+    customer : str, optional
+        The assumptions one customer's values rest on: only that customer's
+        assumed measurements, no parity note of another subsegment, and a
+        constant the customer measured itself says the customer's own figure
+        (the mean of its rows) is used instead.
 
     Returns
     -------
     DataFrame
         ``kind, subject, assumption`` (kind: element, constant, derived,
         price, measurement).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> a = assumptions(cvm.load_study(cvm.example_path()))
+    >>> sorted(set(a["kind"]))
+    ['constant', 'derived', 'element', 'measurement', 'price']
     """
+    from .equations import normalize_phrase
+
+    m = study.measurements
+    sub = None
+    if customer is not None:
+        c = study.customers
+        sub = str(c.loc[c["customer_id"] == customer, "subsegment"].iloc[0]) if (c["customer_id"] == customer).any() \
+            else None
+        m = m[m["customer_id"] == customer]
     rows = []
     for e in study.elements:
         for a in e.assumptions:
@@ -367,16 +392,19 @@ def assumptions(study: Study) -> pd.DataFrame:
         if e.status == "parity" and not e.status_by_subsegment:
             rows.append(("element", e.id, "Point of parity with the next-best-alternative: worth 0."))
         for sid, st in e.status_by_subsegment.items():
-            if st == "parity":
+            if st == "parity" and (customer is None or sid == sub):
                 rows.append(("element", e.id, f"Point of parity for {sid} customers: worth 0 there."))
     for c in study.constants:
-        source = f" (source: {c.source})" if c.source else " (no source given)"
-        rows.append(("constant", c.name, f"= {c.value:g}" + source))
+        text = f"= {c.value:g}" + (f" (source: {c.source})" if c.source else " (no source given)")
+        own = m[m["phrase"] == normalize_phrase(c.name)] if customer is not None else m.iloc[:0]
+        if len(own):
+            sources = ", ".join(sorted(set(own["source"].astype(str))))
+            text += f"; this customer's own figure is used instead: {float(own['value'].mean()):g} ({sources})"
+        rows.append(("constant", c.name, text))
     for d in study.derived:
         rows.append(("derived", d.name, f"= {d.equation.text}"))
     if study.price is not None:
         rows.append(("price", "price difference", f"= {study.price.text}"))
-    m = study.measurements
     a = m[m["source"] == "assumption"]
     for cid, var, val, note in zip(a["customer_id"], a["variable"], a["value"], a["note"]):
         rows.append(("measurement", f"{cid}: {var}", f"= {val:g} assumed by the team" + (f" ({note})" if note else "")))

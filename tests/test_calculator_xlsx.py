@@ -220,10 +220,19 @@ def test_assumptions_sheet(tmp_path, tiny):
     path = write_calculator(tiny, tmp_path / "calc.xlsx", customer="A1")
     ws = load_workbook(path)["Assumptions"]
     rows = [[c.value for c in r] for r in ws.iter_rows(min_row=4)]
-    a = assumptions(tiny)
+    a = assumptions(tiny, customer="A1")
     # issue 10 item 9: another customer's assumed measurement (B3's) stays out of A1's calculator
-    assert rows == a[a["kind"] != "measurement"].astype(str).values.tolist()
+    assert rows == a.astype(str).values.tolist()
     assert not any("B3" in str(c) for r in rows for c in r)
+    # as on A1's page: no parity note of the other subsegment
+    study_wide = assumptions(tiny)
+    assert rows == study_wide[(study_wide["kind"] != "measurement")
+                              & ~study_wide["assumption"].str.contains("parity for small")].astype(str).values.tolist()
+    # A3 measured its own margin per hour: its calculator says so, as its page does
+    ws3 = load_workbook(write_calculator(tiny, tmp_path / "calc3.xlsx", customer="A3"))["Assumptions"]
+    assert ["constant", "Margin per hour",
+            "= 100 (source: P&L review); this customer's own figure is used instead: 120 (data)"] in \
+        [[c.value for c in r] for r in ws3.iter_rows(min_row=4)]
     assert ["element", "downtime", "Lost hours are not recovered."] in rows
     assert load_workbook(path).sheetnames == ["Inputs", "Elements", "Totals", "Assumptions"]
 

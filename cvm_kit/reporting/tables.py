@@ -294,27 +294,10 @@ def customer_assumptions(study: Study, customer_id: str) -> pd.DataFrame:
     DataFrame
         ``kind, subject, assumption``.
     """
-    from ..equations import normalize_phrase
     from ..estimates import assumptions
 
-    row = _customer_row(study, customer_id)
-    a = assumptions(study).copy()
-    m = study.measurements
-    mine = m[m["customer_id"] == customer_id]
-    for c in study.constants:
-        own = mine[mine["phrase"] == normalize_phrase(c.name)]
-        if len(own):
-            at = (a["kind"] == "constant") & (a["subject"] == c.name)
-            sources = ", ".join(sorted(set(own["source"].astype(str))))
-            a.loc[at, "assumption"] = (a.loc[at, "assumption"] + "; this customer's own figure is used instead: "
-                                       f"{float(own['value'].mean()):g} ({sources})")
-    own = a["subject"].astype(str).str.startswith(f"{customer_id}: ")
-    keep = (a["kind"] != "measurement") | own
-    # a per-subsegment parity note only concerns that subsegment's customers
-    sub = str(row["subsegment"])
-    other_parity = a["assumption"].astype(str).str.match(r"Point of parity for (.+) customers") & \
-        ~a["assumption"].astype(str).str.startswith(f"Point of parity for {sub} customers")
-    return a[keep & ~other_parity].reset_index(drop=True)
+    _customer_row(study, customer_id)
+    return assumptions(study, customer=customer_id)
 
 
 def placeholders(study: Study) -> pd.DataFrame:

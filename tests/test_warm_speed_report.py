@@ -126,7 +126,13 @@ def test_show_draws_once_and_the_png_is_unchanged(monkeypatch):
     buf = io.BytesIO()
     ref.savefig(buf, format="png", dpi=100, facecolor="white")
     plt.close(ref)
-    assert shown[0].data == buf.getvalue()
+    import numpy as np
+    from PIL import Image
+
+    # the same picture, pixel for pixel, written as RGB (the figure is opaque)
+    got, want = Image.open(io.BytesIO(shown[0].data)), Image.open(buf)
+    assert got.mode == "RGB" and want.mode == "RGBA"
+    assert np.array_equal(np.asarray(got), np.asarray(want.convert("RGB")))
 
 
 def test_work_queued_by_after_goes_where_after_at_says():

@@ -5,8 +5,9 @@ the executive summary's waterfalls, the customer headline) goes through
 :func:`png_bytes`. ``savefig`` would let a constrained layout run its two
 passes at draw time and write RGBA at zlib level 6; a report figure has a
 white face, so its alpha channel says nothing. RGB at level 3 encodes in
-about half the time (8 instead of 14 ms for a 900 x 500 px tornado chart)
-and the file is about a tenth smaller.
+about half the time (8 instead of 14 ms for a 900 x 500 px tornado chart);
+over the example report's 29 figures, 167 instead of 291 ms and 1,038
+instead of 1,153 KB (level 6 would be no smaller, level 9 four times slower).
 """
 
 from __future__ import annotations

@@ -243,19 +243,10 @@ def _parse(data: bytes, sep: str, header: list[str], value_as_text: bool,
 
 
 def _inferred(df: pd.DataFrame, header: list[str]) -> frozenset[str]:
-    """Category columns whose categories pandas turned into numbers or booleans (pandas 3 infers their type).
-
-    Their text is lost ("001" and "1" both read as 1; "2" as 2.0 next to "1.5"): such columns are read again as
-    text. Categories left as text are the cells exactly as written.
-    """
-    out = set()
-    for i, c in enumerate(header):
-        col = df.iloc[:, i]
-        if isinstance(col.dtype, pd.CategoricalDtype):
-            cats = col.cat.categories
-            if not (cats.dtype == object or pd.api.types.is_string_dtype(cats.dtype)):
-                out.add(c)
-    return frozenset(out)
+    """Category columns pandas 3 read as numbers or booleans ("001" and "1" both as 1): to read again as text."""
+    cols = [(c, df.iloc[:, i].dtype) for i, c in enumerate(header)]
+    return frozenset(c for c, t in cols if isinstance(t, pd.CategoricalDtype)
+                     and not pd.api.types.is_string_dtype(t.categories.dtype))
 
 
 def _factor_to_text(col: pd.Series) -> pd.Series:

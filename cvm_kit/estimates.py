@@ -381,9 +381,8 @@ def assumptions(study: Study, *, customer: str | None = None) -> pd.DataFrame:
     m = study.measurements
     sub = None
     if customer is not None:
-        c = study.customers
-        sub = str(c.loc[c["customer_id"] == customer, "subsegment"].iloc[0]) if (c["customer_id"] == customer).any() \
-            else None
+        mine = study.customers[study.customers["customer_id"] == customer]
+        sub = str(mine["subsegment"].iloc[0]) if len(mine) else None
         m = m[m["customer_id"] == customer]
     rows = []
     for e in study.elements:

@@ -36,11 +36,23 @@ _MONEY = r"\bprice\b|\bcosts?\b|\bmargin\b|\brevenue\b|\bspend\b|\bsavings?\b|\b
 
 
 def _unit_hint(phrase: str, users: Sequence[str], study: Study) -> str:
-    """A unit guessed from the phrase's words, else the unit of the element using it."""
-    per = re.search(r"\bper\s+([^,;()]+)", phrase, re.I)
+    """A unit guessed from the phrase's words, else the unit of the element using it.
+
+    Money is a money word, the study's currency or a currency sign before any
+    "per" ("pro" in German phrases): "CHF pro kWh" is CHF per kWh, not kWh.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> s = cvm.load_study(cvm.example_path())
+    >>> _unit_hint("EUR per kWh", [], s), _unit_hint("Energiepreis pro kWh", [], s), _unit_hint("kWh per year", [], s)
+    ('EUR per kWh', 'number per kWh', 'kWh per year')
+    """
+    per = re.search(r"\b(?:per|pro)\s+([^,;()]+)", phrase, re.I)
     per_text = f" per {per.group(1).strip()}" if per else ""
     before_per = phrase[: per.start()] if per else phrase
-    if re.search(_MONEY, before_per, re.I):
+    currency = rf"\b{re.escape(study.currency)}\b|[€$£¥]" if study.currency else r"[€$£¥]"
+    if re.search(_MONEY, before_per, re.I) or re.search(currency, before_per):
         return f"{study.currency}{per_text}"
     for pattern, unit in _UNIT_WORDS:
         if re.search(pattern, before_per, re.I):

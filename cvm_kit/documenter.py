@@ -96,9 +96,15 @@ def _require_realized(study: Study) -> pd.DataFrame:
 
 
 def _rate(realized: pd.Series, promised: pd.Series) -> pd.Series:
-    """realized / promised, NaN where nothing (0) or nothing known was promised."""
+    """realized / promised where a positive value was promised; NaN otherwise.
+
+    A ratio to a promise of 0, of nothing known or of a negative value (an
+    element where the offering is worse) says nothing or reads backwards:
+    -100 realized against -200 promised is better than promised, yet 0.5.
+    The gap and ``vs_promise`` compare those rows.
+    """
     p = promised.astype(float)
-    return (realized.astype(float) / p.where(p != 0)).astype(float)
+    return (realized.astype(float) / p.where(p > 0)).astype(float)
 
 
 def _promised_range(r: pd.DataFrame, label: str) -> tuple[pd.Series, pd.Series]:
@@ -181,8 +187,8 @@ def document_value(study: Study) -> pd.DataFrame:
         ``customer_id, subsegment, element_id, element, period_start,
         period_end, promised, realized, realization_rate, gap, source, note,
         estimate, estimate_for_period``, in the file's order.
-        ``realization_rate = realized / promised`` (NaN if promised is 0 or
-        missing); ``gap = realized - promised`` (negative: less delivered
+        ``realization_rate = realized / promised`` (NaN if promised is 0,
+        negative or missing: the gap compares those); ``gap = realized - promised`` (negative: less delivered
         than promised). ``estimate`` is the study's mean value of the element
         in the customer's subsegment per study period
         (:func:`cvm_kit.estimates.summarize`); ``estimate_for_period`` scales
@@ -311,13 +317,14 @@ def delivery_by_element(study: Study, documented: pd.DataFrame | None = None) ->
     DataFrame
         One row per documented element (project.yaml order): ``element_id,
         element, n_customers, n_rows, total_promised, total_realized,
-        overall_rate`` (total realized / total promised), ``mean_rate,
+        overall_rate`` (total realized / total promised, when that is
+        positive), ``mean_rate,
         median_rate`` (of the rows' realization rates), ``share_at_or_above``
         (share of rows with both figures where realized >= promised),
         ``total_gap``, ``total_estimate_for_period`` (the study's estimate
         over the same rows and periods, see :func:`document_value`) and
         ``realized_vs_estimate`` (total realized / that estimate, over rows
-        having both; NaN without period dates).
+        having both, when the estimate is positive; NaN without period dates).
 
     Examples
     --------
@@ -341,13 +348,13 @@ def delivery_by_element(study: Study, documented: pd.DataFrame | None = None) ->
         rows.append({
             "element_id": e.id, "element": e.name, "n_customers": int(x["customer_id"].nunique()),
             "n_rows": int(len(x)), "total_promised": tp, "total_realized": tr,
-            "overall_rate": tr / tp if tp != 0 else math.nan,
+            "overall_rate": tr / tp if tp > 0 else math.nan,  # a ratio to a total promise <= 0: see _rate
             "mean_rate": float(rate.mean()) if len(rate) else math.nan,
             "median_rate": float(rate.median()) if len(rate) else math.nan,
             "share_at_or_above": float((both["realized"] >= both["promised"]).mean()) if len(both) else math.nan,
             "total_gap": tr - tp,
             "total_estimate_for_period": te,
-            "realized_vs_estimate": float(est["realized"].sum()) / te if len(est) and te != 0 else math.nan,
+            "realized_vs_estimate": float(est["realized"].sum()) / te if len(est) and te > 0 else math.nan,
         })
     return pd.DataFrame(rows, columns=DELIVERY_COLUMNS)
 

@@ -86,6 +86,19 @@ def test_rate_missing_when_nothing_promised(tmp_path):
     assert math.isnan(t.at["energy", "share_at_or_above"])  # no row with both figures
 
 
+def test_no_rate_against_a_negative_promise(tmp_path):
+    # an element where the offering is worse: -100 realized against -200 promised beats the promise
+    study = cvm.load_study(_variant(tmp_path, "A1,downtime,2026-01-01,2026-12-31,-200,-100,data,\n"
+                                              "A2,downtime,2026-01-01,2026-12-31,100,50,data,\n"))
+    d = document_value(study)
+    assert math.isnan(d["realization_rate"].iloc[0]) and d["gap"].iloc[0] == 100
+    assert d["vs_promise"].iloc[0] == "met" and d["realization_rate"].iloc[1] == 0.5
+    t = delivery_by_element(study).set_index("element_id")
+    assert math.isnan(t.at["downtime", "overall_rate"])  # -100 promised in total: no ratio
+    assert t.at["downtime", "mean_rate"] == 0.5 and t.at["downtime", "total_gap"] == 50
+    assert t.at["downtime", "share_at_or_above"] == 0.5
+
+
 def test_value_case_history_cumulates_per_element_in_time(tmp_path):
     # listed out of order: the history sorts by element (project.yaml order) then period
     study = cvm.load_study(_variant(tmp_path, (

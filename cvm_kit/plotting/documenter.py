@@ -116,7 +116,9 @@ def plot_delivery_by_element(df: pd.DataFrame, *, ax=None, rate: str = "overall_
     -------
     Axes
         One horizontal bar per row (``ax.patches[i]`` width = ``df[rate][i]``,
-        0 when missing), the first row at the top, a dashed line at 1.
+        0 and labelled "no rate" when there is none: nothing known, or
+        nothing positive, was promised), the first row at the top, a dashed
+        line at 1.
 
     Examples
     --------
@@ -140,7 +142,8 @@ def plot_delivery_by_element(df: pd.DataFrame, *, ax=None, rate: str = "overall_
     colors = [REALIZED if (not np.isnan(v) and v >= 1) else "#c0392b" for v in values]
     ax.barh(y, np.nan_to_num(values), color=colors, **kw)
     for yi, v in zip(y, values):
-        ax.annotate("missing" if np.isnan(v) else f"{v:.0%}", (np.nan_to_num(v), yi), va="center", fontsize=8,
+        # no rate: nothing known, or nothing positive, was promised (see cvm_kit.documenter._rate)
+        ax.annotate("no rate" if np.isnan(v) else f"{v:.0%}", (np.nan_to_num(v), yi), va="center", fontsize=8,
                     xytext=(3, 0), textcoords="offset points")
     ax.axvline(1.0, color="black", linestyle="--", linewidth=0.8)
     ax.set_yticks(y)

@@ -110,8 +110,18 @@ def fmt_p(p: float) -> str:
 
 
 def mid(name: str) -> str:
-    """A name for the middle of a sentence: first letter lower-cased unless it starts an acronym."""
-    return name if len(name) > 1 and name[:2].isupper() else name[:1].lower() + name[1:]
+    """A name for the middle of a sentence: first letter lower-cased, unless its first word is a name.
+
+    A first word with a capital after its first letter (an acronym such as
+    ``OEE``, a brand such as ``DuraCoat``) is kept as written.
+
+    Examples
+    --------
+    >>> mid("Less downtime"), mid("OEE gain"), mid("DuraCoat savings"), mid("x")
+    ('less downtime', 'OEE gain', 'DuraCoat savings', 'x')
+    """
+    first = name.split(maxsplit=1)[0] if name.strip() else name
+    return name if any(ch.isupper() for ch in first[1:]) else name[:1].lower() + name[1:]
 
 
 def caution(ns: list[int]) -> str:

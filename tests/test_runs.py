@@ -229,6 +229,29 @@ def test_bad_parameters_are_refused_before_running(study, tmp_path):
         runs.run_batch(tmp_path / "nowhere", progress=False)
 
 
+def test_parameters_are_typed_as_the_notebooks_declare_them(study, tmp_path, capsys):
+    from cvm_kit.reporting.series import _check_parameters
+
+    series = [runs.template_path(t) for t in runs.SERIES]
+    # text from the command line: a str parameter keeps its text (an id 001 is not the number 1)
+    got = _check_parameters({"draws": "2000", "target_subsegment": "001", "adoption_share": "0.5",
+                             "today": "2026-06-01"}, series)
+    assert got == {"draws": 2000, "target_subsegment": "001", "adoption_share": 0.5, "today": "2026-06-01"}
+    assert type(got["draws"]) is int
+    with pytest.raises(CvmError, match=r"parameter 'draws' is a whole number .*got 'abc'"):
+        _check_parameters({"draws": "abc"}, series)
+    # the CLI refuses it before any notebook runs, without a traceback
+    rc = main(["report", str(study), "--out", str(tmp_path / "r"), "-p", "draws", "abc"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "parameter 'draws' is a whole number" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "r.failed").exists()
+    from cvm_kit.reporting.batch import _batch_parameters
+
+    assert _batch_parameters({"today": "2026-06-01", "interactive": "false"},
+                             runs.template_path(runs.CUSTOMER_NOTEBOOK)) == {"today": "2026-06-01",
+                                                                              "interactive": False}
+
+
 def test_cli_help_lists_the_commands(capsys):
     assert main(["batch", "--help"]) == 0
     out = capsys.readouterr().out

@@ -11,21 +11,10 @@ import click
 from .common import example_path, plain, study_argument
 
 
-def _param_value(text: str) -> Any:
-    """``-p name value``: numbers and true/false become numbers and booleans, the rest stays text."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def _parameters(pairs: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    return {k: _param_value(v) for k, v in pairs}
+    """``-p name value`` pairs as given: the run types them as the notebooks declare
+    (:func:`cvm_kit.reporting.notebooks.typed_parameters`)."""
+    return dict(pairs)
 
 
 _PARAM = click.option("-p", "--parameter", "parameters", type=(str, str), multiple=True, metavar="NAME VALUE",

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..errors import CvmError
 from .execute import Job, NotebookRun, Outcome, RunInterrupted, _remove, _to_run
 from .export import _readable
-from .notebooks import CUSTOMER_NOTEBOOK, notebook_parameters, template_path
+from .notebooks import CUSTOMER_NOTEBOOK, notebook_parameters, template_path, typed_parameters
 from .pool import _no_interrupts, _run_jobs, _start_pool, _stop_pool
 from .series import _RUN_PARAMETERS, _file_hash, _load, _provenance
 
@@ -354,7 +354,7 @@ def _batch_parameters(parameters: Mapping[str, Any] | None, tpl: Path) -> dict[s
             raise CvmError(f"parameter {k!r} is set per job by the batch itself")
         if k not in declared:
             raise CvmError(f"unknown parameter {k!r} for {tpl.name}; it takes {', '.join(sorted(declared))}")
-    return params
+    return typed_parameters(params, declared)
 
 
 def _plan(ids: Sequence[str], stems: Mapping[str, str], out: Path, entries: Mapping[str, Any],

@@ -7,13 +7,15 @@ package's bundled ``notebooks/`` folder (a wheel) or the checkout's
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import CvmError
 
 __all__ = ["SERIES", "CUSTOMER_NOTEBOOK", "TEMPLATE_SUFFIXES", "notebooks_dir", "template_path", "load_template",
-           "notebook_parameters"]
+           "notebook_parameters", "typed_parameters"]
 
 #: The study notebooks of ``cvm report``, in reading order.
 SERIES = ("01_data_gathering", "02_estimates", "03_subsegment_variance", "04_sensitivity",
@@ -110,3 +112,70 @@ def notebook_parameters(name: str | Path) -> dict[str, dict[str, str]]:
     return {}
 
 
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _guess(text: str) -> Any:
+    """Text for a parameter of no declared type: a number or true/false when it reads as one, else the text."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _as_declared(name: str, text: str, kind: str) -> Any:
+    t = text.strip()
+    try:
+        if kind == "int":
+            number = float(t)
+            if number.is_integer():
+                return int(number)
+        elif kind == "float":
+            number = float(t)
+            if math.isfinite(number):
+                return number
+        elif t.lower() in _TRUE + _FALSE:  # bool
+            return t.lower() in _TRUE
+    except ValueError:
+        pass
+    expected = {"int": "a whole number", "float": "a number", "bool": "true or false"}[kind]
+    raise CvmError(f"parameter {name!r} is {expected} (the notebooks declare {name}: {kind}); got {text!r}")
+
+
+def typed_parameters(params: Mapping[str, Any], declared: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Parameter values as the notebooks declare them.
+
+    Text given for an ``int``, ``float`` or ``bool`` parameter (``-p draws
+    20000`` on the command line) becomes that type, or a clear error before
+    any notebook runs; text for a ``str`` parameter stays exactly as given
+    (``-p target_subsegment 001`` is the id ``001``, not the number 1). Text
+    for a parameter of no declared type becomes a number or true/false when
+    it reads as one. Values that are not text pass unchanged.
+
+    Examples
+    --------
+    >>> declared = {"draws": {"type": "int"}, "target_subsegment": {"type": "str"}, "x": {"type": "None"}}
+    >>> typed_parameters({"draws": "2e4", "target_subsegment": "001", "x": "1.5"}, declared)
+    {'draws': 20000, 'target_subsegment': '001', 'x': 1.5}
+    >>> typed_parameters({"draws": "many"}, declared)
+    Traceback (most recent call last):
+    ...
+    cvm_kit.errors.CvmError: parameter 'draws' is a whole number (the notebooks declare draws: int); got 'many'
+    """
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        kind = str((declared.get(name) or {}).get("type") or "")
+        if not isinstance(value, str) or kind == "str":
+            out[name] = value
+        elif kind in ("int", "float", "bool"):
+            out[name] = _as_declared(name, value, kind)
+        else:
+            out[name] = _guess(value)
+    return out

@@ -21,7 +21,15 @@ from typing import Any, Mapping, Sequence
 from ..errors import CvmError
 from .execute import Job, NotebookRun, RunError, RunInterrupted, _to_run
 from .export import _readable
-from .notebooks import CUSTOMER_NOTEBOOK, SERIES, load_template, notebook_parameters, notebooks_dir, template_path
+from .notebooks import (
+    CUSTOMER_NOTEBOOK,
+    SERIES,
+    load_template,
+    notebook_parameters,
+    notebooks_dir,
+    template_path,
+    typed_parameters,
+)
 from .pool import _run_jobs, _start_pool, _stop_pool
 
 __all__ = ["run_report", "SERIES", "CUSTOMER_NOTEBOOK", "PACK", "notebooks_dir", "template_path", "load_template",
@@ -82,7 +90,11 @@ def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[
     for key in ("study",):
         if key in params:
             raise CvmError(f"parameter {key!r} is set by the run itself (pass the study as the first argument)")
-    return params
+    types: dict[str, Any] = {}
+    for t in templates:
+        for name, spec in (declared[t] if declared is not None and t in declared else notebook_parameters(t)).items():
+            types.setdefault(name, spec)
+    return typed_parameters(params, types)
 
 
 def _declared(nb: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import CvmError
 
 __all__ = ["SERIES", "CUSTOMER_NOTEBOOK", "TEMPLATE_SUFFIXES", "notebooks_dir", "template_path", "load_template",
-           "notebook_parameters", "typed_parameters"]
+           "notebook_parameters", "declared_parameters", "typed_parameters"]
 
 #: The study notebooks of ``cvm report``, in reading order.
 SERIES = ("01_data_gathering", "02_estimates", "03_subsegment_variance", "04_sensitivity",
@@ -102,9 +102,19 @@ def notebook_parameters(name: str | Path) -> dict[str, dict[str, str]]:
     >>> sorted(notebook_parameters("06_customer_report"))
     ['customer_id', 'interactive', 'internal', 'study', 'today']
     """
+    return declared_parameters(load_template(template_path(name)))
+
+
+def declared_parameters(nb: Any) -> dict[str, dict[str, str]]:
+    """The parameters a read notebook declares in its ``parameters`` cell (papermill's reading of it).
+
+    Returns
+    -------
+    dict
+        name -> ``{"type", "default", "help"}``; empty without a parameters cell.
+    """
     from papermill.translators import PythonTranslator
 
-    nb = load_template(template_path(name))
     for cell in nb.cells:
         if "parameters" in cell.get("metadata", {}).get("tags", []):
             return {p.name: {"type": p.inferred_type_name, "default": p.default, "help": p.help}

@@ -24,6 +24,7 @@ from .export import _readable
 from .notebooks import (
     CUSTOMER_NOTEBOOK,
     SERIES,
+    declared_parameters,
     load_template,
     notebook_parameters,
     notebooks_dir,
@@ -80,9 +81,11 @@ def _file_hash(path: Path) -> str:
 def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[Path],
                       declared: Mapping[Path, Any] | None = None) -> dict[str, Any]:
     params = dict(parameters or {})
-    known: set[str] = set()
+    types: dict[str, Any] = {}  # name -> its first declaration (type, default, help)
     for t in templates:
-        known |= set(declared[t] if declared is not None and t in declared else notebook_parameters(t))
+        for name, spec in (declared[t] if declared is not None and t in declared else notebook_parameters(t)).items():
+            types.setdefault(name, spec)
+    known = set(types)
     unknown = sorted(set(params) - known)
     if unknown:
         raise CvmError(f"unknown notebook parameter(s) {', '.join(unknown)}; the notebooks take "
@@ -90,22 +93,7 @@ def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[
     for key in ("study",):
         if key in params:
             raise CvmError(f"parameter {key!r} is set by the run itself (pass the study as the first argument)")
-    types: dict[str, Any] = {}
-    for t in templates:
-        for name, spec in (declared[t] if declared is not None and t in declared else notebook_parameters(t)).items():
-            types.setdefault(name, spec)
     return typed_parameters(params, types)
-
-
-def _declared(nb: Any) -> dict[str, Any]:
-    """The parameters a template declares (:func:`~cvm_kit.reporting.notebooks.notebook_parameters`, read notebook)."""
-    from papermill.translators import PythonTranslator
-
-    for cell in nb.cells:
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            return {p.name: {"type": p.inferred_type_name, "default": p.default, "help": p.help}
-                    for p in PythonTranslator.inspect(cell)}
-    return {}
 
 
 def _title(template: Path, nb: Any = None) -> str:
@@ -223,7 +211,7 @@ def _run_report(study_path: Path, templates: Sequence[Path], out_dir: str | Path
     out = Path(out_dir) if out_dir is not None else Path("reports") / label
     out = out.resolve()
     parsed = {t: load_template(t) for t in templates}  # each template read once
-    declared = {t: _declared(nb) for t, nb in parsed.items()}
+    declared = {t: declared_parameters(nb) for t, nb in parsed.items()}
     params = _check_parameters(parameters, templates, declared)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -29,7 +29,7 @@ from .values import totals as _totals
 METHOD_MIN, METHOD_MAX = 6, 8  # customers per subsegment the method asks for
 TOP_K = 3
 
-SUMMARY_COLUMNS = ["subsegment", "description", "next_best_alternative", "n", "net_mean", "net_ci_low",
+SUMMARY_COLUMNS = ["subsegment", "description", "next_best_alternative", "n", "n_studied", "net_mean", "net_ci_low",
                    "net_ci_high", "differential_mean", "price_difference_mean", "p_net_positive", "premium_prob",
                    "max_premium", "top_elements", "share_from_data", "inputs_measured", "customers_vs_method",
                    "finding"]
@@ -96,12 +96,17 @@ def top_elements(study: Study, summary: pd.DataFrame | None = None, *, k: int = 
     return pd.DataFrame(rows, columns=["subsegment", "rank", "element_id", "name", "status", "mean", "n"])
 
 
-def _customers_text(n: int) -> str:
-    if n < METHOD_MIN:
-        return f"{n} customers: fewer than the {METHOD_MIN} to {METHOD_MAX} the method asks for"
-    if n <= METHOD_MAX:
-        return f"{n} customers: within the method's {METHOD_MIN} to {METHOD_MAX}"
-    return f"{n} customers: more than the method's {METHOD_MIN} to {METHOD_MAX}"
+def _customers_text(n: int, studied: int | None = None) -> str:
+    studied = n if studied is None else studied
+    if studied < METHOD_MIN:
+        text = f"{studied} customers: fewer than the {METHOD_MIN} to {METHOD_MAX} the method asks for"
+    elif studied <= METHOD_MAX:
+        text = f"{studied} customers: within the method's {METHOD_MIN} to {METHOD_MAX}"
+    else:
+        text = f"{studied} customers: more than the method's {METHOD_MIN} to {METHOD_MAX}"
+    if n < studied:  # the totals rest on fewer customers than were studied: say so, never hide it
+        text += f"; {n} with every input for a net value"
+    return text
 
 
 def _finding(study: Study, row: dict, top: pd.DataFrame) -> str:
@@ -120,8 +125,12 @@ def _finding(study: Study, row: dict, top: pd.DataFrame) -> str:
     if np.isfinite(price) and price != 0:
         worth += (f"; net of a price {'premium' if price > 0 else 'saving'} of {_fmt(abs(price))}, "
                   f"the customer {'gains' if net >= 0 else 'loses'} {_fmt(abs(net))} on average")
+    studied = int(row.get("n_studied", n))
+    basis = f"n = {n}" if n >= studied else f"n = {n} of the {studied} customers studied: those with every input"
     if np.isfinite(lo) and np.isfinite(hi):
-        worth += f" (95% interval {_fmt(lo)} to {_fmt(hi)}, n = {n})"
+        worth += f" (95% interval {_fmt(lo)} to {_fmt(hi)}, {basis})"
+    elif n < studied:
+        worth += f" ({basis})"
     text = worth + "."
     p = row["p_net_positive"]
     if np.isfinite(p):
@@ -168,11 +177,15 @@ def executive_summary(study: Study, *, values: pd.DataFrame | None = None, total
     -------
     DataFrame
         One row per subsegment: ``subsegment, description,
-        next_best_alternative, n, net_mean, net_ci_low, net_ci_high,
-        differential_mean, price_difference_mean, p_net_positive,
-        premium_prob, max_premium, top_elements, share_from_data,
-        customers_vs_method, finding``. ``n`` counts customers with a net
-        value; ``top_elements`` names the three largest elements;
+        next_best_alternative, n, n_studied, net_mean, net_ci_low,
+        net_ci_high, differential_mean, price_difference_mean,
+        p_net_positive, premium_prob, max_premium, top_elements,
+        share_from_data, inputs_measured, customers_vs_method, finding``.
+        ``n`` counts customers with a net value (every input), ``n_studied``
+        the subsegment's customers; ``differential_mean`` and
+        ``price_difference_mean`` are means over the same ``n`` customers
+        as ``net_mean``, so they net to it exactly (over each total's own
+        customers when no customer has a net value); ``top_elements`` names the three largest elements;
         ``share_from_data`` weights each element's share of data-only
         customers by its mean's size. ``attrs["placeholders"]`` lists the
         placeholders (name, perceived range), never summed.
@@ -197,6 +210,7 @@ def executive_summary(study: Study, *, values: pd.DataFrame | None = None, total
     except Exception:  # noqa: BLE001 - nothing to simulate (no complete customer): figures stay NaN
         d = pd.DataFrame(columns=["subsegment", "net_value"])
     prem = max_premium_at(d, prob).set_index("subsegment") if len(d) else pd.DataFrame()
+    complete = totals[totals["net_value"].notna()]
     rows = []
     for sub in study.subsegments:
         sid = sub.id
@@ -205,20 +219,26 @@ def executive_summary(study: Study, *, values: pd.DataFrame | None = None, total
             return float(ts.loc[(q, sid), col]) if (q, sid) in ts.index else float("nan")
 
         n = int(stat("net_value", "n")) if np.isfinite(stat("net_value", "n")) else 0
+        studied = int((study.customers["subsegment"] == sid).sum())
+        diff_mean, price_mean = stat("differential_value", "mean"), stat("price_difference", "mean")
+        if n:  # the net value's own customers, so differential - price = net on the card and in the finding
+            mine = complete[complete["subsegment"] == sid]
+            diff_mean = float(mine["differential_value"].mean())
+            price_mean = float(mine["price_difference"].mean())
         g = d.loc[d["subsegment"] == sid, "net_value"].to_numpy(float) if len(d) else np.array([])
         g = g[np.isfinite(g)]
         row = {
             "subsegment": sid, "description": sub.description, "next_best_alternative": study.alternative_for(sid),
-            "n": n, "net_mean": stat("net_value", "mean"), "net_ci_low": stat("net_value", "ci_low"),
-            "net_ci_high": stat("net_value", "ci_high"), "differential_mean": stat("differential_value", "mean"),
-            "price_difference_mean": stat("price_difference", "mean"),
+            "n": n, "n_studied": studied, "net_mean": stat("net_value", "mean"),
+            "net_ci_low": stat("net_value", "ci_low"), "net_ci_high": stat("net_value", "ci_high"),
+            "differential_mean": diff_mean, "price_difference_mean": price_mean,
             "p_net_positive": float((g > 0).mean()) if g.size else float("nan"), "premium_prob": prob,
             "max_premium": float(prem.loc[sid, "max_premium"]) if sid in prem.index else float("nan"),
             "top_elements": "; ".join(top.loc[top["subsegment"] == sid, "name"]),
             "share_from_data": _valued_share(summary[(summary["subsegment"] == sid)
                                                      & summary["status"].isin(["difference", "contention"])]),
             "inputs_measured": _inputs_measured(study, sid),
-            "customers_vs_method": _customers_text(n),
+            "customers_vs_method": _customers_text(n, studied),
         }
         row["finding"] = _finding(study, row, top)
         rows.append(row)
@@ -238,7 +258,9 @@ def value_waterfall(study: Study, subsegment: str, *, values: pd.DataFrame | Non
 
     Each valued element's subsegment mean adds up to the differential value;
     the price difference is taken off it to give the net value. Totals carry
-    their 95% t interval.
+    their 95% t interval. When some of the subsegment's customers lack an
+    input, every bar is a mean over the customers with a net value, so the
+    steps add up to it exactly (``attrs["n"]`` of ``attrs["n_studied"]``).
 
     Returns
     -------
@@ -265,6 +287,12 @@ def value_waterfall(study: Study, subsegment: str, *, values: pd.DataFrame | Non
     """
     values = values if values is not None else element_values(study)
     totals = totals if totals is not None else _totals(study, values)
+    mine = totals[totals["subsegment"] == subsegment]
+    complete = set(mine.loc[mine["net_value"].notna(), "customer_id"])
+    incomplete = 0 < len(complete) < len(mine)
+    if incomplete:  # every bar over the customers with a net value, so the elements add up to its totals
+        values = values[values["customer_id"].isin(complete)]
+        totals = totals[totals["customer_id"].isin(complete)]
     summary = summarize(study, values)
     ts = summarize_totals(study, totals).set_index(["quantity", "subsegment"])
     if subsegment not in study.subsegment_ids:
@@ -308,6 +336,8 @@ def value_waterfall(study: Study, subsegment: str, *, values: pd.DataFrame | Non
     out.attrs["placeholders"] = [e.name for e in study.elements if e.status == "placeholder"]
     out.attrs["subsegment"] = subsegment
     out.attrs["currency"] = study.currency
+    out.attrs["n"] = len(complete) if incomplete else len(mine)
+    out.attrs["n_studied"] = int((study.customers["subsegment"] == subsegment).sum())
     return out
 
 

@@ -166,6 +166,46 @@ def test_waterfall_adds_up_to_the_net_value(study):
         value_waterfall(study, "gamma")
 
 
+def test_with_a_customer_missing_an_input_the_card_and_waterfall_rest_on_the_same_customers(tmp_path):
+    """A2 lacks its price: its differential value (1,300) must not enter the card beside a net value without it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from cvm_kit.plotting.waterfall import plot_value_waterfall
+    from cvm_kit.reporting.summary import executive_html
+
+    root = _write_study(tmp_path / "gap")
+    meas = (root / "measurements.csv").read_text().replace("A2,Price difference paid,500,data,,\n", "")
+    (root / "measurements.csv").write_text(meas)
+    s = cvm.load_study(root)
+    ex = executive_summary(s, draws=2_000).set_index("subsegment")
+    keep = ["A1", "A3", "A4"]  # alpha customers with every input
+    hours = np.array([ROWS[c][1] * RATE for c in keep])
+    calls = np.array([ROWS[c][3] * 50.0 for c in keep])
+    price = np.array([ROWS[c][4] for c in keep], float)
+    a = ex.loc["alpha"]
+    assert (a["n"], a["n_studied"]) == (3, 4)
+    assert a["net_mean"] == pytest.approx((hours + calls - price).mean())
+    assert a["net_mean"] == pytest.approx(800.0)  # by hand: (900 + 850 + 650) / 3
+    assert a["differential_mean"] == pytest.approx((hours + calls).mean())  # 1,233.33, not 1,250 with A2
+    assert a["price_difference_mean"] == pytest.approx(price.mean())  # 433.33
+    assert a["differential_mean"] - a["price_difference_mean"] == pytest.approx(a["net_mean"])
+    assert a["customers_vs_method"] == ("4 customers: fewer than the 6 to 8 the method asks for; "
+                                        "3 with every input for a net value")
+    assert "n = 3 of the 4 customers studied" in a["finding"] and "worth 1,230 EUR" in a["finding"]
+    assert ex.loc["beta", "n"] == ex.loc["beta", "n_studied"] == 3
+    w = value_waterfall(s, "alpha")
+    assert (w.attrs["n"], w.attrs["n_studied"]) == (3, 4)
+    assert list(w["value"][:2]) == pytest.approx([hours.mean(), calls.mean()])  # A2's hours (1,200) left out
+    assert w["end"].iloc[1] == pytest.approx(w["value"].iloc[2])  # the elements end at the differential value
+    assert w["value"].iloc[4] == pytest.approx(800.0)
+    ax = plot_value_waterfall(w)
+    assert "3 of 4 customers" in ax.get_title()
+    page = executive_html(s, draws=1_000, figures=False)
+    assert "3 of 4 studied" in page
+    matplotlib.pyplot.close(ax.figure)
+
+
 def test_a_subsegment_without_customers_has_no_waterfall_and_the_summary_leaves_it_out(tmp_path):
     root = _write_study(tmp_path / "empty")
     text = (root / "project.yaml").read_text()

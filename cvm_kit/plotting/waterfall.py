@@ -85,7 +85,9 @@ def plot_value_waterfall(df: pd.DataFrame, *, ax=None, currency: str | None = No
     xl.set_parse_math(False)
     sub = df.attrs.get("subsegment")
     if sub:
-        set_title(ax, f"Customer value model: {sub}", loc="left")
+        n, studied = df.attrs.get("n", 0), df.attrs.get("n_studied", 0)
+        basis = f" ({n} of {studied} customers: those with every input)" if 0 < n < studied else ""
+        set_title(ax, f"Customer value model: {sub}{basis}", loc="left")
     if ph:
         txt = "Not summed (placeholders): " + "; ".join(ph)
         # from the figure's left edge (long tick labels may push the axes right), wrapped to the figure's width

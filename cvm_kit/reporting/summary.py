@@ -38,9 +38,12 @@ def waterfall_figures(study: Study, *, values: Any = None, totals: Any = None) -
             continue
         ax = plot_value_waterfall(w)
         try:
+            n, studied = w.attrs.get("n", 0), w.attrs.get("n_studied", 0)
+            basis = (f" Means over the {n} of {studied} customers with every input." if 0 < n < studied else "")
             out.append({"png": _png(ax.figure), "alt": f"Value waterfall, {sid}",
                         "caption": (f"{sid}: each element's mean adds up to the differential value; the price "
-                                    f"difference is taken off to give the net value (black: 95% interval).")})
+                                    f"difference is taken off to give the net value (black: 95% interval)."
+                                    + basis)})
         finally:
             plt.close(ax.figure)
     return out

@@ -201,6 +201,14 @@ def test_with_a_customer_missing_an_input_the_card_and_waterfall_rest_on_the_sam
     assert w["value"].iloc[4] == pytest.approx(800.0)
     ax = plot_value_waterfall(w)
     assert "3 of 4 customers" in ax.get_title()
+    matplotlib.pyplot.close(ax.figure)
+    # one customer with every input: no interval; the price bar (drawn leftwards) no longer pins the axis end
+    (root / "measurements.csv").write_text(meas.replace("B1,Price difference paid,250,data,,\n", "")
+                                           .replace("B2,Price difference paid,300,data,,\n", ""))
+    w = value_waterfall(cvm.load_study(root), "beta")
+    assert (w.attrs["n"], w["ci_low"].notna().sum()) == (1, 0)
+    ax = plot_value_waterfall(w)
+    assert ax.get_xlim()[0] == 0.0 and ax.get_xlim()[1] > w["end"].max() * 1.02
     page = executive_html(s, draws=1_000, figures=False)
     assert "3 of 4 studied" in page
     matplotlib.pyplot.close(ax.figure)

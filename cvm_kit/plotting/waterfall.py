@@ -68,7 +68,9 @@ def plot_value_waterfall(df: pd.DataFrame, *, ax=None, currency: str | None = No
     end = df["end"].to_numpy(float)
     colors = [COLORS[k] if k != "element" else (COLORS["element"] if e >= s else COLORS["negative"])
               for k, s, e in zip(df["kind"], start, end)]
-    ax.barh(y, end - start, left=start, color=colors, height=0.62, **kw)
+    bars = ax.barh(y, end - start, left=start, color=colors, height=0.62, **kw)
+    for b in bars:  # a bar drawn leftwards (the price) pinned the axis end to its start: only 0 stays pinned
+        b.sticky_edges.x[:] = [0.0]
     for yi, r in zip(y, df.itertuples(index=False)):
         lo, hi = getattr(r, "ci_low", np.nan), getattr(r, "ci_high", np.nan)
         if np.isfinite(lo) and np.isfinite(hi):

@@ -201,6 +201,16 @@ def _basis(sc: pd.Series, sub: str, first: str, pct: tuple[float, float, float])
     return f"percentiles of {n} {sub} customers; {side[int(sc['direction'])]}"
 
 
+def _own_basis(sc: pd.Series, band: float) -> str:
+    """What a customer's scenario values of an input are, in one line."""
+    if int(sc["n"]) == 0:
+        return "no figure on file: every scenario is empty"
+    side = {1: "higher raises net value: Conservative is the lower figure",
+            -1: "higher lowers net value: Conservative is the higher figure",
+            0: "no effect on net value here: Conservative is the lower figure"}
+    return f"the customer's own figure, {band:.0%} either way; {side[int(sc['direction'])]}"
+
+
 def _safe_assumptions(study: Study, customer: str | None, sub: str) -> pd.DataFrame:
     """The assumptions a calculator may carry: study-level ones, plus the customer's own.
 
@@ -233,7 +243,8 @@ def _sum_cached(parts: list[float | str]) -> float | str:
 
 
 def write_calculator(study: Study, path: str | Path, *, customer: str | None = None,
-                     subsegment: str | None = None, percentiles: Sequence[float] | None = None) -> Path:
+                     subsegment: str | None = None, percentiles: Sequence[float] | None = None,
+                     band: float = 0.2) -> Path:
     """Write the spreadsheet value calculator for a customer or a subsegment.
 
     Parameters
@@ -248,9 +259,15 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         (:func:`~cvm_kit.values.subsegment_input_means`). Default, when neither
         is given: the first subsegment of ``project.yaml``.
     percentiles : three numbers, optional
-        The scenarios' low, mid and high percentiles (default the study
-        option ``scenario_percentiles``, else 10, 50, 90; see
-        :func:`cvm_kit.values.scenario_percentiles`).
+        A subsegment's scenarios: the low, mid and high percentiles of its
+        customers' values (default the study option ``scenario_percentiles``,
+        else 10, 50, 90; see :func:`cvm_kit.values.scenario_percentiles`).
+    band : float
+        A customer's scenarios: its own figures moved this share to the
+        low-value and high-value side (default 0.2;
+        :func:`cvm_kit.values.own_scenarios`). A customer's workbook holds no
+        statistic of its peers' inputs: a percentile of a few customers is
+        one of their figures.
 
     Returns
     -------
@@ -269,11 +286,12 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         scenario selected).
 
         Customer-safe: a customer's calculator holds that customer's inputs,
-        notes and assumptions, the study's constants and equations and
-        statistics of its subsegment only (the scenario percentiles, from at
-        least :data:`~cvm_kit.values.MIN_SCENARIO_CUSTOMERS` customers); a
-        subsegment's holds subsegment statistics only. No other customer's
-        id, figure or note is in any cell, name or document property.
+        notes and assumptions and the study's constants and equations
+        only (its scenarios move its own figures); a subsegment's holds
+        subsegment statistics only (means, and percentiles of at least
+        :data:`~cvm_kit.values.MIN_SCENARIO_CUSTOMERS` customers). No other
+        customer's id, figure or note is in a customer's workbook, in any
+        cell, name or document property.
 
     Raises
     ------
@@ -309,7 +327,7 @@ def write_calculator(study: Study, path: str | Path, *, customer: str | None = N
         wb = xlsxwriter.Workbook(str(tmp), {"strings_to_formulas": False, "strings_to_numbers": False,
                                             "strings_to_urls": False})
         book = _Book(wb)
-        _inputs_sheet(book, study, customer, sub, label, first, inputs, info, percentiles)
+        _inputs_sheet(book, study, customer, sub, label, first, inputs, info, percentiles, band)
         element_cells = _elements_sheet(book, study, sub, env, results)
         _totals_sheet(book, study, sub, label, first, element_cells, results)
         _assumptions_sheet(book, study, customer, sub)
@@ -357,7 +375,7 @@ def _scenario_picker(book: _Book, ws, srow: int, hdr: int, first: str) -> None:
 
 
 def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, label: str, first: str,
-                  inputs: pd.DataFrame, info: dict, percentiles: Sequence[float] | None) -> None:
+                  inputs: pd.DataFrame, info: dict, percentiles: Sequence[float] | None, band: float) -> None:
     """The ``Inputs`` sheet: header, scenario picker, one named live value per input phrase."""
     from xlsxwriter.utility import xl_rowcol_to_cell
 
@@ -370,7 +388,8 @@ def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, lab
     low, mid, high = V.scenario_percentiles(study, percentiles)
     n_sub = int((study.customers["subsegment"] == sub).sum())
     options = [first, "Conservative", "Base", "Optimistic"]
-    head = [("Study", study.name), ("For", label), ("Segment", study.segment),
+    head = ([] if customer is not None else [("Study", study.name)]) + [  # a study's name may be internal
+        ("For", label), ("Segment", study.segment),
             ("Money", f"{study.currency} per customer per {study.period}"),
             ("How to use", "Pick a scenario below and change the shaded values; the Elements and Totals "
                            "sheets recalculate. An empty input makes the elements using it show #N/A "
@@ -381,15 +400,21 @@ def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, lab
     srow = len(head) + 1
     hdr = srow + 2
     _scenario_picker(book, ws, srow, hdr, first)
-    own = "the customer's own values (constants where it has none)" if customer is not None \
-        else f"the means of the {n_sub} {sub} customers"
-    ws.write_string(srow, 3, f"{first}: {own}. Conservative / Base / Optimistic: the {low:g}th / {mid:g}th "
-                             f"/ {high:g}th percentile of each input across the {sub} customers, oriented "
-                             "so that Conservative is the low-value side for the net value.")
+    if customer is not None:  # its own figures moved either way: a peer's figure is never in its workbook
+        ws.write_string(srow, 3, f"{first}: the customer's own values (constants where it has none). "
+                                 f"Conservative / Base / Optimistic: each value {band:.0%} to the low-value side "
+                                 f"/ as it is / {band:.0%} to the high-value side for the net value.")
+        own = {c: float(inputs.iloc[0][c]) for c in inputs.columns}
+        scen = V.own_scenarios(study, sub, own, band).set_index("phrase")
+    else:
+        ws.write_string(srow, 3, f"{first}: the means of the {n_sub} {sub} customers. Conservative / Base / "
+                                 f"Optimistic: the {low:g}th / {mid:g}th / {high:g}th percentile of each input "
+                                 f"across the {sub} customers, oriented so that Conservative is the low-value "
+                                 "side for the net value.")
+        scen = V.input_scenarios(study, sub, (low, mid, high)).set_index("phrase")
     for j, h in enumerate(("phrase", "value", "kind", "source", "note", "Excel name", *options,
                            "scenario basis")):
         ws.write_string(hdr, j, h, book.bold)
-    scen = V.input_scenarios(study, sub, (low, mid, high)).set_index("phrase")
     for i, p in enumerate(V.input_phrases(study), start=hdr + 1):
         shown = display.get(p, p)
         name = excel_name("in", shown, book.used)
@@ -415,7 +440,8 @@ def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, lab
                 ws.write_blank(i, c, None, book.fill)
             else:
                 ws.write_number(i, c, x, book.fill)
-        ws.write_string(i, 10, _basis(sc, sub, first, (low, mid, high)))
+        ws.write_string(i, 10, _basis(sc, sub, first, (low, mid, high)) if customer is None
+                        else _own_basis(sc, band))
         book.wb.define_name(name, _ref("Inputs", i, 1))
     for (c0, c1), width in zip(((0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 9), (10, 10)),
                                (44, 14, 14, 34, 50, 34, 14, 60)):

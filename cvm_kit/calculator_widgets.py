@@ -61,7 +61,8 @@ def _resolve_subsegment(study: Study, customer: str | None, subsegment: str | No
 
 
 def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: str | None = None,
-                      scenario: str | None = None, percentiles: Sequence[float] | None = None) -> pd.DataFrame:
+                      scenario: str | None = None, percentiles: Sequence[float] | None = None,
+                      band: float = 0.2) -> pd.DataFrame:
     """Every input the calculator needs, pre-filled.
 
     The pre-fill of a phrase is, in this order: the customer's own
@@ -71,7 +72,10 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
     a phrase with none of these stays missing (NaN), never 0.
 
     With a ``scenario`` (``conservative``, ``base``, ``optimistic``) every
-    input takes instead that scenario's value from the subsegment's observed
+    input takes instead that scenario's value: for a customer, its own
+    figure moved ``band`` to the low-value side, kept, or moved to the
+    high-value side (:func:`cvm_kit.values.own_scenarios`: no peer's figure
+    reaches a customer's screen); for a prospect, from the subsegment's observed
     spread (:func:`cvm_kit.values.input_scenarios`: by default the 10th /
     50th / 90th percentile, oriented so that conservative is the low-value
     side for the net value); an input with too few customers for
@@ -89,7 +93,9 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
     scenario : str, optional
         ``conservative``, ``base`` or ``optimistic`` (None: the pre-fill).
     percentiles : three numbers, optional
-        The scenarios' percentiles (default the study option, else 10, 50, 90).
+        A prospect's scenarios' percentiles (default the study option, else 10, 50, 90).
+    band : float
+        A customer's scenarios: the share its figures move (default 0.2).
 
     Returns
     -------
@@ -117,17 +123,22 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
         if key not in V.SCENARIOS:
             raise CvmError(f"scenario {scenario!r}: expected one of {', '.join(V.SCENARIOS)}")
         pct = V.scenario_percentiles(study, percentiles)
-        scen = V.input_scenarios(study, sub, pct).set_index("phrase")
     display = V.display_names(study)
     users = V.phrase_users(study)
     consts = {normalize_phrase(c.name): float(c.value) for c in study.constants}
-    means = V.subsegment_input_means(study)
+    # a customer missing a figure: the mean of one peer's figure would be that peer's (two give only their sum)
+    means = V.subsegment_input_means(study, min_own=2 if customer is not None else 1)
     own: dict[str, float] = {}
     if customer is not None:
         V.require_customer(study, customer)
         t = V.measurement_table(study)
         t = t[t["customer_id"] == customer]
         own = dict(zip(t["phrase"], t["value"].astype(float)))
+    if scenario is not None and customer is not None:  # its own figures moved either way, never its peers'
+        mine = {display.get(p, p): own.get(p, consts.get(p, math.nan)) for p in V.input_phrases(study)}
+        scen = V.own_scenarios(study, sub, mine, band).set_index("phrase")
+    elif scenario is not None:
+        scen = V.input_scenarios(study, sub, pct).set_index("phrase")
     rows = []
     for p in V.input_phrases(study):
         name = display.get(p, p)
@@ -141,8 +152,12 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
         if scen is not None and name in scen.index and not math.isnan(scen.at[name, key]):
             sc = scen.loc[name]
             which = {1: (0, 2), -1: (2, 0), 0: (0, 2)}[int(sc["direction"])]
-            q = {"conservative": pct[which[0]], "base": pct[1], "optimistic": pct[which[1]]}[key]
-            value, source = float(sc[key]), f"{key}: {q:g}th percentile of {sub}"
+            if customer is not None:
+                moved = {"conservative": which[0] - 1, "base": 0, "optimistic": which[1] - 1}[key]
+                value, source = float(sc[key]), f"{key}: own figure {moved * band:+.0%}"
+            else:
+                q = {"conservative": pct[which[0]], "base": pct[1], "optimistic": pct[which[1]]}[key]
+                value, source = float(sc[key]), f"{key}: {q:g}th percentile of {sub}"
         u = users.get(p, [])
         rows.append((name, value, source, ", ".join(u), bool(V.needed_for(study, u, sub))))
     return pd.DataFrame(rows, columns=INPUT_COLUMNS)

@@ -187,6 +187,23 @@ def test_customer_calculator_holds_no_other_customer(tmp_path):
     assert _found(parts, {"100"})
 
 
+def test_customer_scenarios_carry_no_peer_figure(tmp_path, tiny):
+    """big has three customers: the median of their figures is a peer's exact figure (A1's 50 tonnes for A2)."""
+    from openpyxl import load_workbook
+
+    path = write_calculator(tiny, tmp_path / "a2.xlsx", customer="A2")
+    ws = load_workbook(path)["Inputs"]
+    rows = {r[0].value: [c.value for c in r[6:10]] for r in ws.iter_rows() if r[0].value}
+    peers = {"Tonnes": (50, 100), "kWh, alternative": (1000, 2000), "kWh, offering": (800, 1500)}
+    own = {"Tonnes": 30, "kWh, alternative": 500, "kWh, offering": 400}
+    for phrase, figures in peers.items():
+        customer, *scenarios = rows[phrase]
+        assert customer == own[phrase]
+        assert sorted(scenarios) == pytest.approx(sorted(own[phrase] * f for f in (0.8, 1.0, 1.2))), phrase
+        assert not set(figures) & set(scenarios), phrase
+    assert "Tiny test study" not in [c.value for r in ws.iter_rows() for c in r]  # the study's name stays out
+
+
 def test_subsegment_calculator_holds_no_customer_rows(tmp_path):
     study = load_study(_marked_study(tmp_path / "marked"))
     path = write_calculator(study, tmp_path / "alpha.xlsx", subsegment="alpha")
@@ -282,16 +299,31 @@ def _scenario_frame(study, sub: str, key: str) -> pd.DataFrame:
     return pd.DataFrame([dict(zip(s["phrase"], s[key]))])
 
 
+def _own_frame(study, customer: str, key: str, band: float = 0.2) -> pd.DataFrame:
+    from cvm_kit.calculator import _case
+
+    sub, _, inputs, _ = _case(study, customer, None)
+    s = V.own_scenarios(study, sub, inputs.iloc[0].to_dict(), band)
+    return pd.DataFrame([dict(zip(s["phrase"], s[key]))])
+
+
 @pytest.mark.parametrize("label, key", [("Conservative", "conservative"), ("Base", "base"),
                                         ("Optimistic", "optimistic")])
 def test_excel_scenario_selector_drives_the_live_formulas(tmp_path, tiny, label, key):
     path = write_calculator(tiny, tmp_path / "a1.xlsx", customer="A1")
-    want = V.evaluate(tiny, _scenario_frame(tiny, "big", key), subsegment="big").iloc[0]
+    want = V.evaluate(tiny, _own_frame(tiny, "A1", key), subsegment="big").iloc[0]
     got = _recalc(path, {"scenario": label})
     assert got["scenario_index"] == {"Conservative": 2, "Base": 3, "Optimistic": 4}[label]
-    scen = V.input_scenarios(tiny, "big").set_index("phrase")
-    assert got["in_tonnes"] == pytest.approx(scen.loc["Tonnes", key])
-    assert got["in_hours_lost_alternative"] == pytest.approx(scen.loc["Hours lost, alternative", key])
+    own = _cached(path)
+    # A1's own figures moved 20%: more tonnes raise the price difference (the low-value side), more hours lost
+    # on the alternative raise the downtime saved (the high-value side)
+    factor = {"conservative": 1.2, "base": 1, "optimistic": 0.8}[key]
+    assert got["in_tonnes"] == pytest.approx(own["in_tonnes"] * factor)
+    assert got["in_hours_lost_alternative"] == pytest.approx(
+        own["in_hours_lost_alternative"] * {"conservative": 0.8, "base": 1, "optimistic": 1.2}[key])
+    # no peer's figure: every scenario value is A1's own figure (or the constant) times 0.8, 1 or 1.2
+    for name in ("in_tonnes", "in_kwh_offering", "in_margin_per_hour", "in_price_offering"):
+        assert any(got[name] == pytest.approx(own[name] * f) for f in (0.8, 1.0, 1.2)), name
     for e in ("downtime", "energy", "service", "scrap"):
         assert got[f"el_{e}"] == pytest.approx(want[e]), e
     for t in ("differential_value", "price_difference", "net_value"):
@@ -325,15 +357,27 @@ def test_excel_scenario_drop_down(tmp_path, tiny):
 
 def test_widget_functions_and_buttons_use_the_scenarios(tiny):
     scen = V.input_scenarios(tiny, "big").set_index("phrase")
-    t = calculator_inputs(tiny, customer="A1", scenario="conservative").set_index("phrase")
+    # a prospect: the subsegment's spread
+    t = calculator_inputs(tiny, subsegment="big", scenario="conservative").set_index("phrase")
     assert t.loc["Tonnes", "value"] == pytest.approx(90) == pytest.approx(scen.loc["Tonnes", "conservative"])
     assert t.loc["Tonnes", "source"] == "conservative: 90th percentile of big"
     assert t.loc["Hours lost, alternative", "source"] == "conservative: 10th percentile of big"
     want = V.evaluate(tiny, _scenario_frame(tiny, "big", "conservative"), subsegment="big").iloc[0]
     r = calculate(tiny, t.reset_index(), subsegment="big").set_index("element_id")
     assert r.loc["net_value", "value"] == pytest.approx(want["net_value"])
+    # a customer: its own figures moved 20% (A1's 50 tonnes: 60 on the conservative side)
+    t = calculator_inputs(tiny, customer="A1", scenario="conservative").set_index("phrase")
+    assert t.loc["Tonnes", "value"] == pytest.approx(60)
+    assert t.loc["Tonnes", "source"] == "conservative: own figure +20%"
+    assert t.loc["Hours lost, alternative", "value"] == pytest.approx(8)  # the mean of 9 and 11, less 20%
     with pytest.raises(CvmError, match="scenario 'worst'"):
         calculator_inputs(tiny, customer="A1", scenario="worst")
+    # B3 lacks two figures: kWh, offering from its 2 peers' mean (275: their sum, neither figure); scrap tonnes
+    # only B1 has (5): its "mean" would be B1's own figure, so it stays missing on B3's screen
+    t = calculator_inputs(tiny, customer="B3").set_index("phrase")
+    assert (t.loc["kWh, offering", "value"], t.loc["kWh, offering", "source"]) == (275, "subsegment mean")
+    assert np.isnan(t.loc["Scrap tonnes avoided", "value"]) and t.loc["Scrap tonnes avoided", "source"] == "missing"
+    assert calculator_inputs(tiny, subsegment="small").set_index("phrase").loc["Scrap tonnes avoided", "value"] == 5
 
     pytest.importorskip("ipywidgets")
     from cvm_kit.calculator_widgets import value_calculator
@@ -343,9 +387,10 @@ def test_widget_functions_and_buttons_use_the_scenarios(tiny):
     assert [label for label, _ in calc.scenario.options] == ["Customer", "Conservative", "Base", "Optimistic"]
     for key in V.SCENARIOS:
         calc.scenario.value = key
-        want = V.evaluate(tiny, _scenario_frame(tiny, "big", key), subsegment="big").iloc[0]
+        want = V.evaluate(tiny, _own_frame(tiny, "A1", key), subsegment="big").iloc[0]
         assert calc.net_value == pytest.approx(want["net_value"]), key
-        assert calc.inputs["Tonnes"].value == pytest.approx(scen.loc["Tonnes", key])
+        assert calc.inputs["Tonnes"].value == pytest.approx(50 * {"conservative": 1.2, "base": 1,
+                                                                  "optimistic": 0.8}[key])
     calc.scenario.value = ""
     assert calc.net_value == 1090
 
@@ -354,7 +399,7 @@ def test_cli_scenario_percentiles(tmp_path, tiny_path, capsys):
     from cvm_kit.cli import main
 
     out = tmp_path / "calc.xlsx"
-    assert main(["calculator", str(tiny_path), "--customer", "A1", "--scenario-percentiles", "25,50,75",
+    assert main(["calculator", str(tiny_path), "--subsegment", "big", "--scenario-percentiles", "25,50,75",
                  "-o", str(out)]) == 0
     got = _recalc(out, {"scenario": "Optimistic"})
     assert got["in_tonnes"] == pytest.approx(np.percentile([50, 30, 100], 25))  # the optimistic side: fewer tonnes
@@ -364,3 +409,8 @@ def test_cli_scenario_percentiles(tmp_path, tiny_path, capsys):
                  "-o", str(tmp_path / "bad.xlsx")]) == 1
     assert "expected three increasing percentiles" in capsys.readouterr().err
     assert not (tmp_path / "bad.xlsx").exists()
+    # a customer's scenarios: --band moves its own 50 tonnes 10% to the low-value side
+    a1 = ["calculator", str(tiny_path), "--customer", "A1"]
+    assert main([*a1, "--band", "10", "-o", str(tmp_path / "a1.xlsx")]) == 0
+    assert _recalc(tmp_path / "a1.xlsx", {"scenario": "Conservative"})["in_tonnes"] == pytest.approx(55)
+    assert main([*a1, "--band", "120", "-o", str(tmp_path / "x.xlsx")]) == 2

@@ -128,7 +128,7 @@ def test_non_finite_text_in_a_worksheet_is_a_located_error(study_dir, sheets, te
     with pytest.raises(StudyError) as e:
         read_worksheets(load_study(study_dir), [p])
     msg = str(e.value)
-    assert f"tiny_A1_inputs.xlsx: sheet inputs, cell F{r} ([Tonnes]): {text!r}" in msg
+    assert f"A1_inputs.xlsx: sheet inputs, cell F{r} ([Tonnes]): {text!r}" in msg
     assert ("underflows to 0" if text == "1e-400" else "is not a finite number") in msg
     assert "is text" not in msg
 
@@ -142,7 +142,7 @@ def test_non_finite_numeric_cell_in_a_worksheet_is_a_located_error(study_dir, sh
     with pytest.raises(StudyError) as e:
         read_worksheets(load_study(study_dir), [sheets["A1"]])
     msg = str(e.value)
-    where = f"tiny_A1_inputs.xlsx: sheet inputs, cell F{r}"  # openpyxl cannot parse <v>NaN</v>: no phrase then
+    where = f"A1_inputs.xlsx: sheet inputs, cell F{r}"  # openpyxl cannot parse <v>NaN</v>: no phrase then
     assert f"{where} ([Tonnes]): {raw}" in msg or (raw == "NaN" and f"{where}: {raw}" in msg)
     assert ("underflows to 0" if raw == "1e-400" else "is not a finite number") in msg
 
@@ -367,7 +367,7 @@ def test_worksheet_over_the_row_cap_is_refused(study_dir, sheets):
     with pytest.raises(StudyError) as e:
         read_worksheets(study, [sheets["A1"]], max_rows=500)
     msg = str(e.value)
-    assert "tiny_A1_inputs.xlsx: sheet inputs" in msg and "500 rows" in msg
+    assert "A1_inputs.xlsx: sheet inputs" in msg and "500 rows" in msg
     # under the cap the same file reads (filler outside the table is ignored)
     assert len(read_worksheets(study, [sheets["A1"]], max_rows=5000)) == 1
 
@@ -376,7 +376,7 @@ def test_worksheet_over_the_cell_cap_is_refused(study_dir, sheets):
     _add_filler_rows(sheets["A1"], 20, cells=300)  # one wide block: 6000 cells in 20 rows
     with pytest.raises(StudyError) as e:
         read_worksheets(load_study(study_dir), [sheets["A1"]], max_cells=5000)
-    assert "tiny_A1_inputs.xlsx: sheet inputs" in str(e.value) and "5000 cells" in str(e.value)
+    assert "A1_inputs.xlsx: sheet inputs" in str(e.value) and "5000 cells" in str(e.value)
 
 
 def test_worksheet_data_far_down_is_refused_without_reading_every_row(study_dir, sheets):
@@ -390,7 +390,7 @@ def test_zip_bomb_is_refused_from_the_declared_size(study_dir, sheets):
     assert sheets["A1"].stat().st_size < 400_000
     with pytest.raises(StudyError) as e:
         read_worksheets(load_study(study_dir), [sheets["A1"]], max_bytes=1_000_000)
-    assert "tiny_A1_inputs.xlsx" in str(e.value) and "unpacks to" in str(e.value)
+    assert "A1_inputs.xlsx" in str(e.value) and "unpacks to" in str(e.value)
 
 
 def test_default_caps_refuse_a_large_worksheet(study_dir, sheets):
@@ -406,7 +406,7 @@ def test_default_caps_refuse_a_large_worksheet(study_dir, sheets):
 def test_cli_oversized_worksheet_is_a_clean_error(capsys, study_dir, sheets):
     _add_filler_rows(sheets["A1"], 200_000, start=100)
     rc, _, err = run(capsys, "import", study_dir, sheets["A1"])
-    assert rc == 1 and "Traceback" not in err and "tiny_A1_inputs.xlsx" in err
+    assert rc == 1 and "Traceback" not in err and "A1_inputs.xlsx" in err
 
 
 # ---------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_written_workbook_layout(tmp_path, tiny):
     from openpyxl import load_workbook
 
     paths = write_worksheets(tiny, tmp_path / "ws")
-    assert [p.name for p in paths] == [f"tiny_{c}_inputs.xlsx" for c in ("A1", "A2", "A3", "B1", "B2", "B3")]
+    assert [p.name for p in paths] == [f"{c}_inputs.xlsx" for c in ("A1", "A2", "A3", "B1", "B2", "B3")]
     wb = load_workbook(paths[0])
     assert wb.sheetnames == [SHEET]
     ws = wb[SHEET]
@@ -125,17 +125,22 @@ def test_study_text_starting_with_equals_stays_text(tmp_path, tiny_copy):
     from openpyxl import load_workbook
 
     y = tiny_copy / "project.yaml"
-    y.write_text(y.read_text().replace("name: Tiny test study", "name: '=HYPERLINK(\"http://x\",\"y\")'"))
+    y.write_text(y.read_text().replace("name: Tiny test study", "name: Internal study name")
+                 .replace("segment: Test segment", "segment: '=HYPERLINK(\"http://x\",\"y\")'"))
     s = load_study(tiny_copy)
     [p] = write_worksheets(s, tmp_path / "ws", customers=["A1"])
-    cell = load_workbook(p)[SHEET]["B2"]
+    ws = load_workbook(p)[SHEET]
+    cell = ws["B2"]
     assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://x","y")'
+    # the study's name (which may be internal) is neither in the file nor in its name
+    assert p.name == "A1_inputs.xlsx"
+    assert not any("Internal study name" in str(c.value) for row in ws.iter_rows() for c in row)
 
 
 def test_unknown_customer_to_write(tmp_path, tiny):
     with pytest.raises(CvmError, match="'Z9'"):
         write_worksheets(tiny, tmp_path, customers=["Z9"])
-    assert not tmp_path.joinpath("tiny_Z9_inputs.xlsx").exists()
+    assert not tmp_path.joinpath("Z9_inputs.xlsx").exists()
 
 
 # ---------------------------------------------------------------------------
@@ -332,7 +337,7 @@ def test_cli_round_trip(tmp_path, tiny_copy, capsys):
 
     out = tmp_path / "ws"
     assert main(["worksheet", str(tiny_copy), "--customer", "A1", "--customer", "B3", "--out", str(out)]) == 0
-    a1, b3 = out / "tiny_A1_inputs.xlsx", out / "tiny_B3_inputs.xlsx"
+    a1, b3 = out / "A1_inputs.xlsx", out / "B3_inputs.xlsx"
     assert f"wrote {a1}" in capsys.readouterr().out
     _fill(a1, {"Tonnes": (60, "data", "", "")})
     _fill(b3, {"kWh, offering": (300, "data", "", "")})
@@ -362,7 +367,7 @@ def test_cli_bad_worksheet_changes_nothing(tmp_path, tiny_copy, capsys):
     before = _snapshot(tiny_copy)
     assert main(["import", str(tiny_copy), str(p), "--write"]) == 1
     err = capsys.readouterr().err
-    assert "tiny_A1_inputs.xlsx: sheet inputs, cell F15 ([Tonnes]): 'lots' is text" in err
+    assert "A1_inputs.xlsx: sheet inputs, cell F15 ([Tonnes]): 'lots' is text" in err
     assert _snapshot(tiny_copy) == before
 
 

@@ -116,11 +116,19 @@ def import_(study: Path, files: tuple[Path, ...], write: bool, replace: bool,
               callback=lambda ctx, param, value: check_output(value),
               help="Workbook to write (default: reports/<study>/calculator_<customer or subsegment>.xlsx).")
 @click.option("--scenario-percentiles", "percentiles", default=None, metavar="LOW,MID,HIGH",
-              help="Percentiles of the conservative / base / optimistic scenarios "
+              help="A subsegment's scenarios: percentiles of its customers' values "
                    "(default: the study option scenario_percentiles, else 10,50,90).")
+@click.option("--band", default=20.0, show_default=True, type=click.FloatRange(0, 100, min_open=True, max_open=True),
+              metavar="PERCENT", help="A customer's scenarios: its own figures this many percent to the "
+                                      "low-value and high-value side (never its peers' figures).")
 def calculator(study: Path | None, customer: str | None, subsegment: str | None, output: Path | None,
-               percentiles: str | None) -> None:
-    """Write the value calculator workbook (live Excel formulas from the word equations)."""
+               percentiles: str | None, band: float) -> None:
+    """Write the value calculator workbook (live Excel formulas from the word equations).
+
+    A customer's workbook (--customer) holds its own figures, the study's
+    constants and equations, and nothing of other customers; a subsegment's
+    holds its customers' means and percentiles.
+    """
     from ..calculator import write_calculator
     from ..errors import CvmError
 
@@ -140,7 +148,7 @@ def calculator(study: Path | None, customer: str | None, subsegment: str | None,
 
         output = Path("reports") / s.label / f"calculator_{safe_stem(which)}.xlsx"
     check_output(output)  # the study just loaded (a workbook study itself) is protected too
-    path = write_calculator(s, output, customer=customer, subsegment=subsegment, percentiles=pct)
+    path = write_calculator(s, output, customer=customer, subsegment=subsegment, percentiles=pct, band=band / 100)
     click.echo(plain(f"wrote {path}"))
 
 

@@ -57,18 +57,20 @@ from .phrases import (
 from .scenarios import (
     DEFAULT_SCENARIO_PERCENTILES,
     MIN_SCENARIO_CUSTOMERS,
+    OWN_BAND,
     SCENARIO_COLUMNS,
     SCENARIOS,
     input_scenarios,
+    own_scenarios,
     scenario_percentiles,
 )
 
 __all__ = [
-    "DEFAULT_SCENARIO_PERCENTILES", "MIN_SCENARIO_CUSTOMERS", "NOT_COMPUTABLE", "QUANTIFIED", "SCENARIOS",
+    "DEFAULT_SCENARIO_PERCENTILES", "MIN_SCENARIO_CUSTOMERS", "NOT_COMPUTABLE", "OWN_BAND", "QUANTIFIED", "SCENARIOS",
     "SCENARIO_COLUMNS", "SOURCE_RANK", "TOTAL_COLUMNS", "Environment", "constants_map", "customer_phrases",
     "display_names", "element_arrays", "element_values", "environment", "evaluate", "finite_or_nan",
     "coverage_counts", "inherit_reasons", "input_coverage", "input_phrases", "input_scenarios", "leaf_phrases",
-    "measurement_table",
+    "own_scenarios", "measurement_table",
     "missing_inputs", "missing_text", "needed_for", "phrase_users", "price_arrays", "price_difference",
     "require_customer", "scenario_percentiles", "study_equations", "subsegment_input_means", "totals",
     "weakest_rank", "what_if_environment",

@@ -397,8 +397,19 @@ def what_if_environment(study: Study, inputs: pd.DataFrame, subsegment: str | It
     return Environment(ids, subs, values, ranks, reasons)
 
 
-def subsegment_input_means(study: Study, env: Environment | None = None) -> pd.DataFrame:
+def subsegment_input_means(study: Study, env: Environment | None = None, *, min_own: int = 1) -> pd.DataFrame:
     """Mean of every input phrase per subsegment (the calculator's pre-fill).
+
+    Parameters
+    ----------
+    study : Study
+    env : Environment, optional
+        The studied customers' inputs (computed if omitted).
+    min_own : int
+        Fewest customers with their own figure of a phrase for its mean to be
+        given: with 1 or 2 (beside a known constant) a mean gives their
+        figures back, so below ``min_own`` it is NaN. A phrase nobody
+        measured (a constant) keeps its mean.
 
     Returns
     -------
@@ -407,7 +418,16 @@ def subsegment_input_means(study: Study, env: Environment | None = None) -> pd.D
     """
     env = env if env is not None else environment(study)
     display = display_names(study)
-    data = {display.get(p, p): env.values[p] for p in input_phrases(study)}
+    phrases = input_phrases(study)
+    data = {display.get(p, p): env.values[p] for p in phrases}
     df = pd.DataFrame(data)
     df["subsegment"] = env.subsegments
-    return df.groupby("subsegment", sort=False).mean().reindex(study.subsegment_ids)
+    out = df.groupby("subsegment", sort=False).mean().reindex(study.subsegment_ids)
+    if min_own > 1:
+        m = study.measurements.merge(pd.DataFrame({"customer_id": env.ids, "subsegment": env.subsegments}),
+                                     on="customer_id")
+        own = m.groupby(["subsegment", "phrase"])["customer_id"].nunique()
+        for (sub, p), k in own.items():
+            if k < min_own and p in phrases and sub in out.index:
+                out.loc[sub, display.get(p, p)] = np.nan
+    return out

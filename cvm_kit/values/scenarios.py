@@ -13,8 +13,8 @@ from .elements import element_arrays, price_arrays
 from .inputs import Environment, environment, what_if_environment
 from .phrases import display_names, input_phrases, needed_for, phrase_users
 
-__all__ = ["DEFAULT_SCENARIO_PERCENTILES", "MIN_SCENARIO_CUSTOMERS", "SCENARIOS", "SCENARIO_COLUMNS",
-           "input_scenarios", "scenario_percentiles"]
+__all__ = ["DEFAULT_SCENARIO_PERCENTILES", "MIN_SCENARIO_CUSTOMERS", "OWN_BAND", "SCENARIOS", "SCENARIO_COLUMNS",
+           "input_scenarios", "own_scenarios", "scenario_percentiles"]
 
 SCENARIOS = ("conservative", "base", "optimistic")
 
@@ -130,6 +130,75 @@ def input_scenarios(study: Study, subsegment: str, percentiles: Iterable[float] 
         x = x[~np.isnan(x)]
         q = np.percentile(x, [low, mid, high]) if x.size >= max(min_customers, 1) else np.full(3, np.nan)
         rows.append((display.get(p, p), int(x.size), *map(float, q)))
+    out = pd.DataFrame(rows, columns=["phrase", "n", "p_low", "p_mid", "p_high"])
+    out["direction"] = _directions(study, subsegment, phrases, out)
+    up = out["direction"].to_numpy() >= 0
+    out["conservative"] = np.where(up, out["p_low"], out["p_high"])
+    out["base"] = out["p_mid"]
+    out["optimistic"] = np.where(up, out["p_high"], out["p_low"])
+    return out[SCENARIO_COLUMNS]
+
+
+#: A customer's own scenarios: its figure this share below and above (20%).
+OWN_BAND = 0.2
+
+
+def own_scenarios(study: Study, subsegment: str, own: Mapping[str, float], band: float = OWN_BAND) -> pd.DataFrame:
+    """Conservative, base and optimistic inputs around one customer's own figures, using no other customer's.
+
+    A customer's calculator must not carry its peers' figures, and a
+    percentile of a handful of customers is one of them (the median of
+    three is a peer's exact figure), so a customer's scenarios move its own
+    figure by ``band`` either way: ``p_low`` and ``p_high`` are the figure
+    times ``1 - band`` and ``1 + band`` (the smaller first), ``p_mid`` the
+    figure itself. Orientation as in :func:`input_scenarios`.
+
+    Parameters
+    ----------
+    study : Study
+    subsegment : str
+        Whose statuses (parity) apply.
+    own : mapping
+        Display phrase -> the customer's figure (NaN: none; its scenarios stay NaN).
+    band : float
+        Share moved either way, ``0 < band < 1`` (default :data:`OWN_BAND`).
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`input_scenarios`; ``n`` is 1 where the
+        customer has a figure, else 0.
+
+    Raises
+    ------
+    CvmError
+        ``band`` outside (0, 1).
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> from cvm_kit.values import display_names, input_phrases
+    >>> study = cvm.load_study(cvm.example_path())
+    >>> names = display_names(study)
+    >>> s = own_scenarios(study, "high_volume", {names.get(p, p): 100.0 for p in input_phrases(study)})
+    >>> sorted(set(s["p_low"])), sorted(set(s["p_high"]))
+    ([80.0], [120.0])
+    """
+    study.subsegment(subsegment)
+    try:
+        band = float(band)
+    except (TypeError, ValueError):
+        raise CvmError(f"scenario band {band!r}: expected a share between 0 and 1, e.g. 0.2") from None
+    if not 0 < band < 1:
+        raise CvmError(f"scenario band {band:g}: expected a share between 0 and 1 (exclusive), e.g. 0.2")
+    display = display_names(study)
+    phrases = input_phrases(study)
+    rows = []
+    for p in phrases:
+        name = display.get(p, p)
+        v = float(own.get(name, np.nan))
+        a, b = v * (1 - band), v * (1 + band)
+        rows.append((name, int(np.isfinite(v)), min(a, b), v, max(a, b)))
     out = pd.DataFrame(rows, columns=["phrase", "n", "p_low", "p_mid", "p_high"])
     out["direction"] = _directions(study, subsegment, phrases, out)
     up = out["direction"].to_numpy() >= 0

@@ -197,7 +197,7 @@ def _write_one(study: Study, customer_id: str, path: Path) -> None:
     fill = PatternFill("solid", fgColor="FFF2CC")
     ws.cell(row=1, column=1, value="Data-gathering worksheet").font = Font(bold=True, size=14)
     header = [
-        ("Study", study.name),
+        ("Segment", study.segment),
         ("Customer", customer_id),
         ("Subsegment", f"{sub}" + (f": {subseg.description}" if subseg.description else "")),
         ("Offering", study.offering),
@@ -280,10 +280,10 @@ def write_worksheets(study: Study, out_dir: str | Path, *, customers: Iterable[s
     Returns
     -------
     list of Path
-        The workbooks written, ``<study>_<customer>_inputs.xlsx``, each
-        written whole or not at all. The sheet ``inputs`` holds a header block
-        (study, customer, subsegment, offering, next-best-alternative, period,
-        instructions) and the table ``phrase, used by, unit hint, value on
+        The workbooks written, ``<customer>_inputs.xlsx``, each written whole
+        or not at all. The sheet ``inputs`` holds a header block (segment,
+        customer, subsegment, offering, next-best-alternative, period,
+        instructions; not the study's name, which may be internal) and the table ``phrase, used by, unit hint, value on
         file, on file from, value, source, reliability, note``.
 
     Examples
@@ -293,7 +293,7 @@ def write_worksheets(study: Study, out_dir: str | Path, *, customers: Iterable[s
     >>> study = cvm.load_study(cvm.example_path())
     >>> paths = write_worksheets(study, tempfile.mkdtemp(), customers=["C01"])
     >>> paths[0].name
-    'pipe_coating_C01_inputs.xlsx'
+    'C01_inputs.xlsx'
     """
     from .. import values as V
     from ..io import atomic_file
@@ -305,7 +305,7 @@ def write_worksheets(study: Study, out_dir: str | Path, *, customers: Iterable[s
     written: list[Path] = []
     used: set[str] = set()
     for cid in ids:
-        stem = f"{safe_stem(study.label)}_{safe_stem(cid)}_inputs"
+        stem = f"{safe_stem(cid)}_inputs"  # no study name: the file goes to the customer
         name, k = stem, 2
         while name.casefold() in used:  # two ids that sanitise alike
             name, k = f"{stem}_{k}", k + 1

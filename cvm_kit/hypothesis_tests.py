@@ -291,6 +291,8 @@ def check_hypotheses(study: Study, *, margin: float | Mapping[str, float] | None
         mg = margins[e.id]
         for sid in study.subsegment_ids:
             hyp = e.status_for(sid)
+            if hyp == "placeholder":  # listed there, not measured: no hypothesis to test (as a whole placeholder)
+                continue
             x = groups.get((e.id, sid), np.array([]))
             r = hypothesis_stats(x if e.equation is not None else np.array([]), mg, alpha=alpha)
             verdict, direction = _verdict(hyp, r, alpha)

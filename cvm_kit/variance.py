@@ -278,7 +278,8 @@ def _verdict(p: float) -> str:
 
 
 def _compare_two(y: np.ndarray, subs: np.ndarray, sa: str, sb: str, *, name: str, unit: str, total: bool,
-                 confidence: float, exact_limit: int, parity: frozenset = frozenset()) -> tuple[dict, bool]:
+                 confidence: float, exact_limit: int, parity: frozenset = frozenset(),
+                 held: frozenset = frozenset()) -> tuple[dict, bool]:
     """One row of the two-subsegment comparison; returns (row, needs Monte Carlo)."""
     keep = ~np.isnan(y)
     a, b = y[keep & (subs == sa)], y[keep & (subs == sb)]
@@ -295,7 +296,9 @@ def _compare_two(y: np.ndarray, subs: np.ndarray, sa: str, sb: str, *, name: str
         return row, False
     if na == 0 or nb == 0:
         empty, full, n_full = (sa, sb, nb) if na == 0 else (sb, sa, na)
-        row["finding"] = (f"No {empty} customer has a value for {nm} ({n_full} {full} customers do): "
+        row["finding"] = (f"{_cap(nm)} is a placeholder for {empty} customers (listed, not valued there): "
+                          "nothing to compare." if empty in held else
+                          f"No {empty} customer has a value for {nm} ({n_full} {full} customers do): "
                           f"nothing to compare; collect the missing inputs.")
         return row, False
     mc = False
@@ -449,9 +452,11 @@ def compare_subsegments(study: Study, values: pd.DataFrame | None = None, totals
     for j, (tid, name, kind) in enumerate(targets):
         y = wide[tid].to_numpy(float)
         if len(order) == 2:
-            parity = frozenset(s for s in order if kind == "element" and study.element(tid).status_for(s) == "parity")
+            status = {s: study.element(tid).status_for(s) for s in order} if kind == "element" else {}
+            parity = frozenset(s for s, st in status.items() if st == "parity")
+            held = frozenset(s for s, st in status.items() if st == "placeholder")
             row, mc = _compare_two(y, subs, order[0], order[1], name=name, unit=unit, total=kind == "total",
-                                   confidence=confidence, exact_limit=exact_limit, parity=parity)
+                                   confidence=confidence, exact_limit=exact_limit, parity=parity, held=held)
         else:
             row, mc = _compare_many(y, subs, order, name=name, unit=unit), True
         if mc and row["n_a"] > 0 and row["n_b"] > 0:

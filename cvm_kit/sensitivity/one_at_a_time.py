@@ -157,7 +157,11 @@ def _tornado_elements(study: Study, range: str, of: str, subsegment: str | None,
     elems = valued_elements(study, subsegment)
     factors = []
     for e in elems:
-        lo, base, hi, rule = _low_high(wide[e.id].to_numpy(float), range)
+        x = wide[e.id].to_numpy(float)
+        held = wide["subsegment"].map(e.status_for).eq("placeholder").to_numpy()
+        if held.any():  # a placeholder there adds nothing to those customers' totals, as a parity adds 0
+            x = np.where(held, 0.0, x)
+        lo, base, hi, rule = _low_high(x, range)
         if np.isnan(base):
             raise AnalysisError(f"element {e.id}: no customer{' of ' + subsegment if subsegment else ''} has a value "
                                 "(missing inputs), so the base case is undefined; see `cvm values`")

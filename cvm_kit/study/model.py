@@ -92,8 +92,8 @@ class Element:
 
     @property
     def quantified(self) -> bool:
-        """Whether the element is valued per customer (not a pure placeholder)."""
-        return self.status != "placeholder"
+        """Whether the element is valued per customer in some subsegment (not a placeholder everywhere)."""
+        return self.status != "placeholder" or any(v != "placeholder" for v in self.status_by_subsegment.values())
 
 
 @dataclass(frozen=True)

@@ -62,10 +62,12 @@ def element_arrays(study: Study, env: Environment
             r = np.full(n, np.nan)
             why = np.full(n, "", dtype=object)
         parity = status == "parity"
-        v = np.where(parity, 0.0, v)
-        r = np.where(parity, np.nan, r)
-        if parity.any() and why.any():
-            why = np.where(parity, "", why).astype(object)
+        # a placeholder in some subsegments: listed there, never valued (nor summed)
+        unvalued = parity | (status == "placeholder")
+        v = np.where(parity, 0.0, np.where(unvalued, np.nan, v))
+        r = np.where(unvalued, np.nan, r)
+        if unvalued.any() and why.any():
+            why = np.where(unvalued, "", why).astype(object)
         out[e.id] = (v, r, status, why)
     return out
 
@@ -190,6 +192,9 @@ def element_values(study: Study, env: Environment | None = None) -> pd.DataFrame
         "missing_inputs": np.concatenate(cols["missing_inputs"]) if k else np.array([], dtype=object),
     }, copy=False)
     out["weakest_source"] = out["weakest_source"].replace("", pd.NA)
+    held = out["status"].to_numpy() == "placeholder"
+    if held.any():  # an element that is a placeholder for some subsegments has no rows for their customers
+        out = out.loc[~held].reset_index(drop=True)
     return out
 
 
@@ -254,6 +259,10 @@ def totals(study: Study, values: pd.DataFrame | None = None, env: Environment | 
                           cont=values["value"].where(values["status"] == "contention", 0.0))
         wide_d = v.pivot(index="customer_id", columns="element_id", values="diff").reindex(ids)
         wide_c = v.pivot(index="customer_id", columns="element_id", values="cont").reindex(ids)
+        if any(e.quantified and "placeholder" in (e.status, *e.status_by_subsegment.values()) for e in study.elements):
+            # no row where the element is a placeholder: it adds nothing there (a missing value stays missing)
+            has = v.assign(one=1.0).pivot(index="customer_id", columns="element_id", values="one").reindex(ids)
+            wide_d, wide_c = wide_d.where(has.notna(), 0.0), wide_c.where(has.notna(), 0.0)
         diff = wide_d.sum(axis=1, skipna=False).to_numpy(float)
         cont = wide_c.sum(axis=1, skipna=False).to_numpy(float)
     else:

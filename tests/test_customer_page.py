@@ -91,3 +91,26 @@ def test_headline_chart_bars(tiny):
 def test_unknown_customer_is_a_clear_error(tiny):
     with pytest.raises(cvm.CvmError, match="ZZ"):
         customer_headline(tiny, "ZZ")
+
+
+def test_a_mean_over_fewer_than_two_other_customers_is_withheld(tiny):
+    """small: B3 lacks kWh, offering, so B1's subsegment means of energy and net value rest on B1 and B2 only."""
+    import math
+
+    from cvm_kit import report
+    from cvm_kit.reporting.customer import customer_headline, customer_headline_html, headline_finding
+
+    head = customer_headline(tiny, "B1").set_index("group")
+    assert math.isnan(head.loc["subsegment", "net_value"])  # B1 and B2: 2 * mean - own would be B2's figure
+    assert math.isfinite(head.loc["segment", "net_value"])  # five customers with a net value
+    text = headline_finding(customer_headline(tiny, "B1"))
+    assert "the mean of small customers is not shown" in text.lower()
+    mine = report.customer_values(tiny, "B1").set_index("element_id")
+    assert math.isnan(mine.loc["energy", "subsegment_mean"])
+    assert mine.loc["downtime", "subsegment_mean"] == pytest.approx((100 + 300 + 200) / 3)  # B1, B2, B3 by hand
+    tot = report.customer_totals(tiny, "B1").set_index("quantity")
+    assert math.isnan(tot.loc["net_value", "subsegment_mean"])
+    assert tot.loc["price_difference", "subsegment_mean"] == pytest.approx((0.5 * 20 + 0.5 * 10 + 1 * 10) / 3)
+    assert "data:image/png;base64," in customer_headline_html(tiny, "B1")  # a withheld mean still draws
+    page = customer_headline_html(tiny, "B1", figure=False)
+    assert "not shown" in page and "nan" not in page.lower()

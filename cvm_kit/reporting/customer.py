@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..study import Study
 from . import fmt
+from .disclosure import MIN_OTHERS, peer_mean
 from .labels import unit
 
 QUANTITIES = ("net_value", "differential_value", "price_difference")
@@ -42,7 +43,10 @@ def customer_headline(study: Study, customer_id: str, *, totals: pd.DataFrame | 
         The customer's row holds its own figures (NaN where an input is
         missing; ``n`` = 1 if it has a net value, else 0); the others hold
         the means over the customers with a value and ``n`` = how many have
-        a net value. ``attrs``: ``customer_id``, ``subsegment``, ``unit``.
+        a net value. A mean fewer than two other customers have a value in
+        is withheld (NaN: it would give their figures back;
+        :mod:`cvm_kit.reporting.disclosure`). ``attrs``: ``customer_id``,
+        ``subsegment``, ``unit``.
 
     Raises
     ------
@@ -66,8 +70,8 @@ def customer_headline(study: Study, customer_id: str, *, totals: pd.DataFrame | 
     sub = str(mine["subsegment"])
     peers = t[t["subsegment"] == sub]
 
-    def means(frame: pd.DataFrame) -> list[float]:
-        return [float(frame[q].mean()) if frame[q].notna().any() else math.nan for q in QUANTITIES]
+    def means(frame: pd.DataFrame) -> list[float]:  # withheld unless two other customers have a value
+        return [peer_mean(frame[q], frame["customer_id"], customer_id) for q in QUANTITIES]
 
     own = [float(mine[q]) for q in QUANTITIES]
     rows = [
@@ -99,9 +103,12 @@ def headline_finding(head: pd.DataFrame) -> str:
     net = float(r.loc["customer", "net_value"])
     sm, sn = float(r.loc["subsegment", "net_value"]), int(r.loc["subsegment", "n"])
     gm, gn = float(r.loc["segment", "net_value"]), int(r.loc["segment", "n"])
+    withheld = (f"the mean of {sub} customers is not shown: fewer than {MIN_OTHERS} other customers have a net "
+                f"value, and it would give their figures away")
     if not math.isfinite(net):
         return (f"{cid}'s net value cannot be computed yet: an input it rests on is still missing (see the data "
-                f"still missing below). The mean of {sub} customers is {fmt.money(sm)} {u} (n = {sn}).")
+                f"still missing below). " + (f"The mean of {sub} customers is {fmt.money(sm)} {u} (n = {sn})."
+                                              if math.isfinite(sm) else withheld[0].upper() + withheld[1:] + "."))
     text = f"{cid} gains {fmt.money(net)} {u} net" if net >= 0 else f"{cid} loses {fmt.money(-net)} {u} net"
     parts = []
     if math.isfinite(sm):
@@ -109,7 +116,9 @@ def headline_finding(head: pd.DataFrame) -> str:
     if math.isfinite(gm):
         parts.append(f"{_signed(net - gm, u)} the segment's mean ({fmt.money(gm)}, n = {gn})")
     text += (": " + " and ".join(parts) if parts else "") + "."
-    if sn < 6:
+    if not math.isfinite(sm):
+        text += " " + withheld[0].upper() + withheld[1:] + "."
+    elif sn < 6:
         text += f" The {sub} mean rests on {sn} customer{'s' if sn != 1 else ''}: read it as indicative."
     return text
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import CvmError
 from ..study import Study
+from .disclosure import peer_mean, peer_means
 from .display import _cell
 
 __all__ = ["validation_table", "coverage_matrix", "coverage_summary", "source_mix", "customer_values",
@@ -187,7 +188,9 @@ def customer_values(study: Study, customer_id: str, values: pd.DataFrame | None 
         ``element_id, name, status, value, subsegment_mean, segment_mean,
         vs_subsegment, weakest_source, missing_inputs``; ``status`` is the
         element's status for the customer's subsegment; means are over the
-        customers with a value; ``vs_subsegment = value - subsegment_mean``.
+        customers with a value, withheld (NaN) unless two customers besides
+        this one have one (:mod:`cvm_kit.reporting.disclosure`);
+        ``vs_subsegment = value - subsegment_mean``.
         Placeholders have NaN values and ``status`` ``placeholder``.
 
     Raises
@@ -209,8 +212,9 @@ def customer_values(study: Study, customer_id: str, values: pd.DataFrame | None 
     row = _customer_row(study, customer_id)
     sub = row["subsegment"]
     v = values if values is not None else element_values(study)
-    seg_mean = v.groupby("element_id", sort=False)["value"].mean()
-    sub_mean = v[v["subsegment"] == sub].groupby("element_id", sort=False)["value"].mean()
+    # means of at least two other customers: fewer would give their figures back (reporting.disclosure)
+    seg_mean = peer_means(v, "element_id", "value", customer_id)
+    sub_mean = peer_means(v[v["subsegment"] == sub], "element_id", "value", customer_id)
     mine = v[v["customer_id"] == customer_id].set_index("element_id")
     rows = []
     for e in study.elements:
@@ -235,7 +239,8 @@ def customer_totals(study: Study, customer_id: str, totals_df: pd.DataFrame | No
     -------
     DataFrame
         ``quantity, label, value, subsegment_mean, segment_mean, vs_subsegment``
-        for ``differential_value, contention_value, price_difference, net_value``.
+        for ``differential_value, contention_value, price_difference, net_value``;
+        a mean fewer than two other customers have a value in is NaN.
 
     Examples
     --------
@@ -253,8 +258,8 @@ def customer_totals(study: Study, customer_id: str, totals_df: pd.DataFrame | No
     mine = t[t["customer_id"] == customer_id].iloc[0]
     rows = []
     for q, label in TOTAL_LABELS.items():
-        val, sm = float(mine[q]), float(sub[q].mean())
-        rows.append((q, label, val, sm, float(t[q].mean()), val - sm))
+        val, sm = float(mine[q]), peer_mean(sub[q], sub["customer_id"], customer_id)
+        rows.append((q, label, val, sm, peer_mean(t[q], t["customer_id"], customer_id), val - sm))
     return pd.DataFrame(rows, columns=["quantity", "label", "value", "subsegment_mean", "segment_mean",
                                        "vs_subsegment"])
 

@@ -292,6 +292,15 @@ def test_customer_report_is_safe_to_hand_to_the_customer(tmp_path):
     assert body.count("not for the customer") >= 2 and "(internal)</title>" in page
     assert "ZQOTHER" not in shown and "ZQNOTE" not in shown  # still no other customer's rows
 
+    # a notebook that is not a customer report (no `internal` parameter): every page is marked internal
+    rc = main(["batch", str(study), "--customers", "A1", "--out", str(tmp_path / "doc"), "--workers", "1",
+               "--no-progress", "--notebook", str(TINY.parents[2] / "notebooks" / "07_value_documenter.py")])
+    assert rc == 0
+    page = (tmp_path / "doc" / "A1.html").read_text(encoding="utf-8")
+    body = page.split("<body", 1)[1]
+    assert body.index("class=\"cvm-internal\"") < body.index("<h1")  # the mark comes first
+    assert "07_value_documenter.py is not a customer report" in body and "(internal)</title>" in page
+
 
 # -- item 15: interrupts and time limits -------------------------------------------
 

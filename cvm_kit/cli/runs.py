@@ -121,7 +121,9 @@ def report(study: Path | None, out: Path | None, workers: int, timeout: float,
               "06_customer_report.py from `cvm notebooks`.")
 @click.option("--internal", is_flag=True,
               help="Add the internal parts (the study charter), each page marked 'Internal - not for the "
-                   "customer'. Without it every page is safe to hand to its customer.")
+                   "customer'. Without it every page of the customer report is safe to hand to its customer; "
+                   "a --notebook that declares no `internal` parameter is not a customer report, and its pages "
+                   "are always marked internal.")
 def batch(study: Path | None, customers: tuple[str, ...], workers: int, timeout: float, force: bool,
           scheduler: str | None, out: Path | None, parameters: tuple[tuple[str, str], ...],
           kernel_name: str | None, engine: str, no_progress: bool, notebook: Path | None,
@@ -148,6 +150,14 @@ def batch(study: Path | None, customers: tuple[str, ...], workers: int, timeout:
     params = _parameters(parameters)
     if internal:
         params["internal"] = True
+    if notebook is not None and notebook.exists():
+        from ..reporting.notebooks import notebook_parameters
+
+        if "internal" not in notebook_parameters(notebook):
+            click.echo(f"note: {notebook.name} declares no `internal` parameter, so it is not a customer report: "
+                       "its pages may show other customers' figures and internal text, and are marked internal",
+                       err=True)
+            params.pop("internal", None)
     try:
         result = run_batch(path, list(customers) or None, workers=workers, timeout=timeout, force=force,
                            scheduler=scheduler, out_dir=out, parameters=params,

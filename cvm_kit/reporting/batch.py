@@ -345,6 +345,14 @@ def _manifest_entry(r: NotebookRun, key: str, content_hash: str) -> dict[str, An
             "study_content_hash": content_hash, "run_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 
+def unchecked_banner(template: Path) -> str:
+    """The mark on a page whose notebook is not a customer report (it declares no ``internal`` parameter)."""
+    from .headers import INTERNAL_MARK
+
+    return (f"{INTERNAL_MARK}: {Path(template).name} is not a customer report (it declares no `internal` "
+            "parameter), so nothing keeps this page to one customer's figures.")
+
+
 def _batch_parameters(parameters: Mapping[str, Any] | None, tpl: Path) -> dict[str, Any]:
     """The batch's extra notebook parameters, checked against those the template declares."""
     params = dict(parameters or {})
@@ -368,6 +376,7 @@ def _plan(ids: Sequence[str], stems: Mapping[str, str], out: Path, entries: Mapp
     runs: dict[str, NotebookRun] = {}
     jobs: list[Job] = []
     study_path = Path(parameters["study"])
+    declared = notebook_parameters(template)
     for cid in ids:
         stem = stems[cid]
         nb_path, html_path = out / f"{stem}.ipynb", out / f"{stem}.html"
@@ -378,10 +387,13 @@ def _plan(ids: Sequence[str], stems: Mapping[str, str], out: Path, entries: Mapp
             runs[cid] = NotebookRun(cid, "skipped", nb_path, html_path, 0.0, "")
             continue
         p = {"study": parameters["study"], "customer_id": cid, **{k: v for k, v in parameters.items() if k != "study"}}
+        unchecked = "internal" not in declared  # not the customer report: nothing keeps the page customer-safe
         jobs.append({"name": cid, "template": str(template), "notebook": str(nb_path), "html": str(html_path),
                      "parameters": p, "timeout": timeout, "kernel_name": kernel_name,
                      "provenance": _provenance(study_path, content_hash, p, template),
-                     "title": f"{cid}: customer value report" + (" (internal)" if p.get("internal") else "")})
+                     "title": f"{cid}: customer value report" + (" (internal)" if p.get("internal") or unchecked
+                                                                  else ""),
+                     "banner": unchecked_banner(template) if unchecked else ""})
     claimed = {f"{st}.{ext}" for st in stems.values() for ext in ("ipynb", "html")}
     for j in jobs:
         prev = entries.get(j["name"], {})

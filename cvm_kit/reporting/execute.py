@@ -322,7 +322,7 @@ def _execute_here(job: Job) -> Outcome:
             html_tmp = None
             if status == "ok" and out_html is not None:
                 try:
-                    body = _html_body(nb, job.get("title"), out_html.stem)
+                    body = _html_body(nb, job.get("title"), out_html.stem, str(job.get("banner") or ""))
                     fd, html_name = tempfile.mkstemp(prefix=f".{out_html.stem}.", suffix=".html", dir=out_html.parent)
                     os.close(fd)
                     html_tmp = Path(html_name)

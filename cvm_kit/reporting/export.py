@@ -202,14 +202,15 @@ def export_html(notebook: Any, html_path: str | Path, *, title: str | None = Non
     return html_path
 
 
-def _html_body(nb: Any, title: str | None, name: str) -> str:
-    """The management HTML of an executed notebook, as text."""
+def _html_body(nb: Any, title: str | None, name: str, banner: str = "") -> str:
+    """The management HTML of an executed notebook, as text; ``banner``: a mark at the top of the page."""
     nb = _report_copy(nb)
     if title:
         nb.metadata["title"] = title
     from .render import stylesheet
 
-    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": name}, "cvm_css": stylesheet()})
+    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": name}, "cvm_css": stylesheet(),
+                                                            "cvm_banner": banner})
     return body
 
 

@@ -525,7 +525,7 @@ def _publish(job: Mapping[str, Any], nb: Any, status: str, error: str, out_nb: P
         html_tmp = None
         if status == "ok" and out_html is not None:
             try:
-                body = export._html_body(nb, job.get("title"), out_html.stem)
+                body = export._html_body(nb, job.get("title"), out_html.stem, str(job.get("banner") or ""))
                 fd, html_name = tempfile.mkstemp(prefix=f".{out_html.stem}.", suffix=".html", dir=out_html.parent)
                 os.close(fd)
                 html_tmp = Path(html_name)

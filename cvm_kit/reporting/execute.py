@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, NotRequired, Sequence, TypedDict
+from typing import Any, Mapping, Sequence, TypedDict
 
 from ..errors import CvmError
 from .export import _html_body, _readable
@@ -43,7 +43,7 @@ class Job(TypedDict):
     kernel_name: str | None
     provenance: dict[str, Any]  # recorded in the notebook's metadata
     title: str  # the page title
-    banner: NotRequired[str]  # a mark at the top of the page (a batch page that is not a customer report)
+    banner: str  # a mark at the top of the page ("" none; a batch page that is not a customer report)
 
 
 class Outcome(TypedDict):

@@ -223,7 +223,7 @@ def _run_report(study_path: Path, templates: Sequence[Path], out_dir: str | Path
             jobs.append({"name": t.stem, "template": str(t), "notebook": str(tmp / f"{t.stem}.ipynb"),
                          "html": str(tmp / f"{t.stem}.html"), "parameters": p, "timeout": timeout,
                          "kernel_name": kernel_name, "provenance": _provenance(study_path, content_hash, p, t),
-                         "title": _title(t, parsed[t])})
+                         "title": _title(t, parsed[t]), "banner": ""})
         order = sorted(jobs, key=lambda j: -_COST.get(str(j["name"]), 3))  # stable: unknown ones keep their order
         summary: dict[str, Any] = {}
 

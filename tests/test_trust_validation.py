@@ -553,3 +553,38 @@ def test_a_measurement_that_underflows_to_zero_is_an_error(tmp_path, sep):
     msgs = [str(p) for p in rep.errors]
     assert any("'1e-400' underflows to 0" in m and "measurements.csv" in m for m in msgs), msgs
     assert not any("0e-400" in m for m in msgs), msgs
+
+
+# ---------------------------------------------------------------------------
+# CSV shapes that pandas reads silently wrong: each is one located error, or read right
+
+
+def test_a_repeated_column_name_is_an_error(tiny_copy):
+    edit(tiny_copy, "customers.csv", "customer_id,subsegment,size,region", "customer_id,subsegment,size,size")
+    e = only_error(tiny_copy)  # pandas renamed the second to size.1 and it was read as another characteristic
+    assert e.file == "customers.csv" and "size appear more than once" in e.message
+
+
+def test_one_field_too_many_on_the_first_data_row_is_located(tiny_copy):
+    # pandas then takes the first column as an index and shifts every column: 50 wrong errors, or a traceback
+    edit(tiny_copy, "measurements.csv", 'A1,"Hours lost, alternative",9,data,high,log',
+         'A1,"Hours lost, alternative",9,data,high,log,2025')
+    e = only_error(tiny_copy)
+    assert (e.file, e.where) == ("measurements.csv", "line 2") and "7 fields but the header has 6" in e.message
+
+
+def test_rows_of_separators_only_are_blank_lines_and_lines_stay_right(tiny_copy):
+    edit(tiny_copy, "measurements.csv", "A2,Tonnes,30,data,,\n", "A2,Tonnes,30,data,,\n,,,,,\n")
+    edit(tiny_copy, "measurements.csv", "B2,Tonnes,10,data,,", "B2,Tonnes,10,dat,,")
+    e = only_error(tiny_copy)
+    assert e.where == f"line {line_of(tiny_copy, 'measurements.csv', 'B2,Tonnes,10,dat')}, column source"
+    edit(tiny_copy, "measurements.csv", "B2,Tonnes,10,dat,,", "B2,Tonnes,10,data,,")
+    assert net_values(load_study(tiny_copy)) == pytest.approx(TINY_NET)
+
+
+def test_a_measurement_row_without_a_customer_is_an_error(tiny_copy):
+    # it belonged to nobody and was dropped: A1's tonnes went missing without a word
+    edit(tiny_copy, "measurements.csv", "A1,Tonnes,50,data,high,", ",Tonnes,50,data,high,")
+    e = only_error(tiny_copy)
+    assert e.where == f"line {line_of(tiny_copy, 'measurements.csv', ',Tonnes,50,data,high,')}, column customer_id"
+    assert "empty customer_id" in e.message

@@ -125,6 +125,7 @@ def check_measurements(raw: RawStudy, customers: Customers, problems: list[Probl
         problems.append(Problem(label, f"line {line}, column reliability",
                                 f"{text[:60]!r}; expected one of {', '.join(RELIABILITIES)} or empty"))
     check_control_column(meas, "customer_id", label, "a customer id", problems)
+    _empty_ids(meas, "customer_id", label, problems)
     check_control_column(meas, "variable", label, "a variable (a phrase of the word equations)", problems)
     if customers.ids:
         _collect_unknown(meas, customers.ids, label, customers.unknown_refs)
@@ -177,6 +178,13 @@ def _nonzero_mantissa(text: object) -> bool:
     """Whether a number's digits before its exponent are not all zero (``1e-400`` yes, ``0e5`` no)."""
     mantissa = re.split(r"[eE]", str(text), maxsplit=1)[0]
     return re.search(r"[1-9]", mantissa) is not None
+
+
+def _empty_ids(df: pd.DataFrame, col: str, label: str, problems: list[Problem],
+               what: str = "a customer_id of customers.csv") -> None:
+    """One problem per row whose id is empty (the row would belong to nobody and be dropped)."""
+    for line in df.loc[rows_where(df[col], lambda t: str(t).strip() == ""), "line"]:
+        problems.append(Problem(label, f"line {line}, column {col}", f"empty {col}; expected {what}"))
 
 
 def _collect_unknown(df: pd.DataFrame, cust_ids: set[str], label: str,
@@ -298,6 +306,7 @@ def check_prospects(raw: RawStudy, customers: pd.DataFrame | None, sub_ids: list
         if col != "line" and control_char(col):
             problems.append(Problem(label, "header", control_problem(col, "a column name")))
     check_control_column(df, id_col, label, "a prospect id", problems)
+    _empty_ids(df, id_col, label, problems, "a prospect id")
     seen: dict[str, int] = {}
     for pid, line in zip(df[id_col], df["line"]):
         if pid in seen:
@@ -339,6 +348,7 @@ def check_fieldwork(raw: RawStudy, cust_ids: set[str], problems: list[Problem],
         if col not in df.columns:
             df[col] = ""
     check_control_column(df, "customer_id", label, "a customer id", problems)
+    _empty_ids(df, "customer_id", label, problems)
     dates = []
     for row in df.itertuples(index=False):
         d = row.date
@@ -399,6 +409,7 @@ def check_realized(raw: RawStudy, cust_ids: set[str], element_ids: set[str], pro
         if col not in df.columns:
             df[col] = ""
     check_control_column(df, "customer_id", label, "a customer id", problems)
+    _empty_ids(df, "customer_id", label, problems)
     if cust_ids and unknown_refs is not None:  # reported with the other unknown ids, once per id
         _collect_unknown(df, cust_ids, label, unknown_refs)
     for row in df.itertuples(index=False):

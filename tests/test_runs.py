@@ -487,7 +487,7 @@ def test_runs_is_a_compatibility_module_whose_patches_reach_the_code(monkeypatch
         assert export._html_body is fake and execute._html_body is fake
     assert series._run_jobs is original and batch._run_jobs is original and runs._run_jobs is original
     assert set(execute.Job.__annotations__) == {"name", "template", "notebook", "html", "parameters", "timeout",
-                                                "kernel_name", "provenance", "title"}
+                                                "kernel_name", "provenance", "title", "banner"}
     assert set(execute.Outcome.__annotations__) == {"name", "status", "notebook", "html", "seconds", "error"}
 
 

@@ -588,3 +588,19 @@ def test_a_measurement_row_without_a_customer_is_an_error(tiny_copy):
     e = only_error(tiny_copy)
     assert e.where == f"line {line_of(tiny_copy, 'measurements.csv', ',Tonnes,50,data,high,')}, column customer_id"
     assert "empty customer_id" in e.message
+
+
+@pytest.mark.parametrize("text, shown", [("yes", "'yes'"), ("on", "'on'"), ("1:30", "'1:30'")])
+def test_yaml_1_1_words_are_not_numbers(tiny_copy, text, shown):
+    # PyYAML's YAML 1.1: yes/on were 1, 1:30 base 60 (90); the constant's value changed without a word
+    edit(tiny_copy, "project.yaml", "value: 100", f"value: {text}")
+    e = only_error(tiny_copy)
+    assert e.where.startswith("constants[0].value") and shown in e.message
+
+
+def test_a_leading_zero_is_decimal_and_an_impossible_date_is_located(tiny_copy):
+    edit(tiny_copy, "project.yaml", "value: 100", "value: 0100")  # YAML 1.1 read it as octal: 64
+    assert net_values(load_study(tiny_copy)) == pytest.approx(TINY_NET)
+    edit(tiny_copy, "project.yaml", "end: 2027-06-30", "end: 2027-02-30")  # was a ValueError traceback
+    e = only_error(tiny_copy)
+    assert e.where == "charter.end" and "'2027-02-30'" in e.message

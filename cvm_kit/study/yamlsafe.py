@@ -20,6 +20,7 @@ a: key 'a' appears twice in one mapping (lines 1 and 3); PyYAML would keep only 
 
 from __future__ import annotations
 
+import re
 import reprlib
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,43 @@ class _TooDeep(yaml.YAMLError):
         self.problem_mark = mark
 
 
+# YAML 1.2's core schema, not PyYAML's 1.1 one: there `yes`/`on` were true, 01200 octal (640), 1:30 base 60
+# (90), and a date a date object (an impossible one, 2027-02-30, a traceback). Here they stay text, so a
+# number or date field holding one gets a located error; dates are read from text by the schema.
+_IMPLICIT: dict[str, list[tuple[str, Any]]] = {}
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+):
+    for _ch in _first:
+        _IMPLICIT.setdefault(_ch, []).append((_tag, re.compile(_regexp)))
+
+
+def _core_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith(("0o", "0x")):
+        return int(text[2:], 8 if text[1] == "o" else 16)
+    return int(text)  # 01200 is 1200, as written
+
+
+def _core_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = str(loader.construct_scalar(node)).lower()
+    return float(text.replace(".inf", "inf").replace(".nan", "nan"))
+
+
+def _core(cls: Any) -> Any:
+    """``cls`` with the core schema's implicit types (the class attributes PyYAML reads them from)."""
+    cls.yaml_implicit_resolvers = {k: list(v) for k, v in _IMPLICIT.items()}
+    cls.yaml_constructors = dict(cls.yaml_constructors)
+    cls.yaml_constructors["tag:yaml.org,2002:int"] = _core_int
+    cls.yaml_constructors["tag:yaml.org,2002:float"] = _core_float
+    return cls
+
+
+@_core
 class _Loader(yaml.SafeLoader):
     """SafeLoader whose composer refuses nesting beyond :data:`MAX_DEPTH` (it recurses per level)."""
 
@@ -182,10 +220,13 @@ def _walk(root: yaml.Node) -> tuple[list[YamlProblem], dict[tuple[Any, ...], int
     return problems, lines, bomb
 
 
+_C_LOADER = _core(type("_CLoader", (yaml.CSafeLoader,), {})) if hasattr(yaml, "CSafeLoader") else None
+
+
 def _loader(text: str) -> Any:
     """libyaml's C parser when present (ten times faster) after an iterative nesting check, else :class:`_Loader`."""
     c_loader = getattr(yaml, "CSafeLoader", None)
-    if c_loader is None:
+    if c_loader is None or _C_LOADER is None:
         return _Loader(text)
     depth = 0
     # the C composer recurses once per level as well: count the levels on the event stream first
@@ -201,7 +242,7 @@ def _loader(text: str) -> Any:
         if "nesting depth" in str(exc.problem or ""):
             raise _TooDeep(exc.problem_mark) from None
         raise
-    return c_loader(text)
+    return _C_LOADER(text)
 
 
 def load_yaml(text: str) -> tuple[Any, list[YamlProblem], dict[tuple[Any, ...], int]]:

@@ -193,6 +193,13 @@ def atomic_file(path: str | Path, *, study_input: bool = False) -> Iterator[Path
     try:
         yield tmp_path
         os.replace(tmp_path, path)
+    except Exception as exc:
+        cause = exc.__cause__ or exc.__context__
+        if type(exc).__name__ == "FileCreateError" and isinstance(cause, OSError):  # XlsxWriter's wrapper
+            exc = cause
+        if isinstance(exc, OSError) and exc.filename is None:  # e.g. a full disk: say which file
+            raise OSError(exc.errno, f"cannot write {path}: {exc.strerror}") from None
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

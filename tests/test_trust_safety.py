@@ -543,3 +543,25 @@ def test_cli_csv_outputs_guard_semicolon_segments(capsys, tmp_path, study_dir):
     rc, out, _ = run(capsys, "values", study_dir)
     assert rc == 0
     _segments_safe(out)
+
+
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path, tiny_path, capsys, monkeypatch):
+    import errno
+
+    import xlsxwriter
+    from xlsxwriter.exceptions import FileCreateError
+
+    from cvm_kit.cli import main
+
+    def full(self):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as exc:
+            raise FileCreateError(exc) from exc  # what XlsxWriter raises when its zip cannot be written
+
+    monkeypatch.setattr(xlsxwriter.Workbook, "close", full)
+    out = tmp_path / "c.xlsx"
+    assert main(["calculator", str(tiny_path), "--customer", "A1", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {out}: No space left on device" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing half-written left behind

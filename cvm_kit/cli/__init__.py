@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import Any
 
 import click
 
@@ -59,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         reuse_freed_memory()
         defer_unused()
     streams = plain_streams()
+    hook, sys.unraisablehook = sys.unraisablehook, _quiet_unraisable
     try:
         return _main(argv)
     finally:
         sys.stdout, sys.stderr = streams
+        sys.unraisablehook = hook
         if argv is None:
             # the process ends here: spare the interpreter's last collections from traversing what is alive
             # (object columns of 600,000 rows: a tenth of a second at exit); it is still freed, atexit still runs
@@ -94,3 +97,14 @@ def _main(argv: list[str] | None) -> int:
         click.echo(plain(f"error: {exc}"), err=True)
         return 1
     return 0
+
+
+def _quiet_unraisable(u: Any) -> None:
+    """Drop what a failed write leaves behind (on a full disk: a file that cannot close when freed).
+
+    The command reports the write's own error in one line; Python would add
+    "Exception ignored in ZipFile.__del__" and a traceback for each file object.
+    """
+    if isinstance(u.exc_value, OSError) and "__del__" in str(getattr(u, "object", "")):
+        return
+    sys.__unraisablehook__(u)

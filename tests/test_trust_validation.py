@@ -129,6 +129,29 @@ def test_duplicate_column_in_a_workbook_model_sheet(tiny_path, tmp_path):
     assert (p.file, p.where) == ("s.xlsx[constants]", "header") and "value appear more than once" in p.message
 
 
+def test_a_workbook_table_with_a_repeated_or_unnamed_column(tiny_path, tmp_path):
+    from openpyxl import load_workbook
+
+    from cvm_kit.study import save_study
+
+    book = save_study(load_study(tiny_path), tmp_path / "s.xlsx")
+    wb = load_workbook(book)
+    ws = wb["measurements"]
+    col = ws.max_column + 1
+    ws.cell(row=1, column=col, value="value")  # was a traceback
+    wb.save(book)
+    p = only_error(book)
+    assert (p.file, p.where) == ("s.xlsx[measurements]", "header") and "value appear more than once" in p.message
+    book = save_study(load_study(tiny_path), tmp_path / "t.xlsx")
+    wb = load_workbook(book)
+    wb["measurements"].cell(row=3, column=col + 2, value=42)  # right of the table, under no name: was dropped
+    wb.save(book)
+    p = only_error(book)
+    from openpyxl.utils import get_column_letter
+
+    assert p.where == f"column {get_column_letter(col + 2)}" and "has values but no header" in p.message
+
+
 # ---------------------------------------------------------------------------
 # item 3: a numeric characteristic typed as text
 

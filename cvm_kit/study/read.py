@@ -238,6 +238,12 @@ def _sheet_rows(ws) -> tuple[list[str], list[tuple[int, list[Any]]]]:
         header.pop()
     out = []
     for i, r in enumerate(rows, start=2):
+        # a value right of the last named column widens the table (unnamed: reported by the caller, not dropped)
+        last = max((j for j, v in enumerate(r) if v is not None and cell_text(v) != ""), default=-1)
+        if last >= len(header):
+            header += [""] * (last + 1 - len(header))
+            for _, earlier in out:
+                earlier += [None] * (len(header) - len(earlier))
         vals = list(r[: len(header)]) + [None] * (len(header) - len(r))
         if all(v is None or cell_text(v) == "" for v in vals):
             continue
@@ -299,6 +305,17 @@ def read_study_workbook(path: str | Path) -> tuple[RawStudy | None, list[Problem
         if sheet not in sheets:
             continue
         header, rows = _sheet_rows(wb[sheet])
+        dup = sorted({h for h in header if h and header.count(h) > 1})
+        if dup:  # as in a CSV file: which of two equal columns holds the data is anybody's guess
+            problems.append(Problem(f"{label}[{sheet}]", "header", f"column(s) {', '.join(dup)} appear more than once"))
+            continue
+        blank = [j for j, h in enumerate(header) if not h and any(cell_text(v[j]) for _, v in rows)]
+        if blank:  # values under no name would be dropped without a word
+            from openpyxl.utils import get_column_letter
+
+            problems.append(Problem(f"{label}[{sheet}]", f"column {get_column_letter(blank[0] + 1)}",
+                                    "has values but no header; name the column or delete its values"))
+            continue
         df = pd.DataFrame([[cell_text(v) for v in vals] for _, vals in rows], columns=header, dtype=object)
         if df.empty:
             df = pd.DataFrame(columns=header)

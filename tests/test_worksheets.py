@@ -377,3 +377,25 @@ def test_plan_frame_columns(study):
     assert list(plan.columns) == ["customer_id", "variable", "on_file", "new_value", "action", "detail", "source",
                                   "reliability", "note", "where"]
     assert len(plan) == 0
+
+
+def test_write_into_a_semicolon_file_with_decimal_commas(tmp_path, tiny_copy):
+    """Excel in Germany or France saves ';' and '0,2': the import writes the file back the same way."""
+    import pandas as pd
+
+    path = tiny_copy / "measurements.csv"
+    m = pd.read_csv(path, dtype=str, keep_default_na=False)
+    m["value"] = m["value"].str.replace(".", ",", regex=False)
+    m.to_csv(path, sep=";", index=False)
+    s = load_study(tiny_copy)
+    before = len(s.measurements)
+    [a1] = write_worksheets(s, tmp_path / "ws", customers=["A1"])
+    _fill(a1, {"Energy price": (0.35, "estimate", "medium", ""), "Tonnes": (55, "data", "", "")})
+    plan = plan_import(s, read_worksheets(s, [a1]), replace=True)
+    apply_import(s, plan, write=True)  # was: "cannot be read again: Expected 1 fields in line 3, saw 3"
+    text = path.read_text()
+    assert text.splitlines()[0] == "customer_id;variable;value;source;reliability;note"
+    assert "A1;Energy price;0,35;estimate;medium;" in text and "A1;Tonnes;55;data;;" in text
+    new = load_study(tiny_copy)
+    a = new.measurements[new.measurements["customer_id"] == "A1"].set_index("phrase")["value"]
+    assert (a["energy price"], a["tonnes"]) == (0.35, 55) and len(new.measurements) == before

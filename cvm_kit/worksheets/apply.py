@@ -157,10 +157,14 @@ def _new_measurements(plan: pd.DataFrame, raw: bytes, path: Path) -> tuple[pd.Da
     """
     import io as _io
 
+    from ..study.csvfile import _separator
+
+    sep = _separator(raw[: 1 << 16].decode("utf-8-sig", "ignore"))  # ';' or tab as Excel saves in many locales
     try:
-        cur = pd.read_csv(_io.BytesIO(raw), dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        cur = pd.read_csv(_io.BytesIO(raw), sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # the study loaded, so this is an edit by another program
         raise CvmError(f"{path} cannot be read again: {exc}") from exc
+    cur.attrs["sep"] = sep
     cur.columns = [str(c).strip() for c in cur.columns]
     for col in ("reliability", "note"):
         if col not in cur.columns:
@@ -174,10 +178,14 @@ def _new_measurements(plan: pd.DataFrame, raw: bytes, path: Path) -> tuple[pd.Da
     new["customer_id"] = add["customer_id"].to_numpy(object)
     new["variable"] = add["variable"].to_numpy(object)
     new["value"] = [_number_text(v) for v in add["new_value"]]
+    if sep != "," and cur["value"].str.strip().str.match(r"^[+\-\u2212]?\d*,\d+$").any():
+        new["value"] = new["value"].str.replace(".", ",", regex=False)  # the file's decimal commas, not a mix
     new["source"] = add["source"].to_numpy(object)
     new["reliability"] = add["reliability"].to_numpy(object)
     new["note"] = add["note"].to_numpy(object)
-    return pd.concat([cur, new], ignore_index=True), len(add)
+    out = pd.concat([cur, new], ignore_index=True)
+    out.attrs["sep"] = sep
+    return out, len(add)
 
 
 def check_writable(study: Study, plan: pd.DataFrame, *, against_disk: bool = True) -> Path:
@@ -297,7 +305,7 @@ def write_import(study: Study, plan: pd.DataFrame, *, lock_timeout: float = LOCK
         new, n_new = _new_measurements(plan, raw, mpath)
         # measurements.csv is the study's own data, read back as text: written exactly, never
         # apostrophe-guarded (guarding is for exports; it would corrupt ids and notes here)
-        text = new.to_csv(index=False)
+        text = new.to_csv(index=False, sep=new.attrs.get("sep", ","))  # the file's own separator
         data = text.encode("utf-8")
         add = plan[plan["action"].isin(["added", "changed"])]
         lines = _record_lines(text)

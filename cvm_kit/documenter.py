@@ -38,7 +38,7 @@ RANGE_COLUMNS = ("promised_low", "promised_high")
 HISTORY_COLUMNS = DOCUMENT_COLUMNS + ["cum_promised", "cum_realized", "cum_rate"]
 DELIVERY_COLUMNS = ["element_id", "element", "n_customers", "n_rows", "total_promised", "total_realized",
                     "overall_rate", "mean_rate", "median_rate", "share_at_or_above", "total_gap",
-                    "total_estimate_for_period", "realized_vs_estimate"]
+                    "total_estimate_for_period", "realized_vs_estimate", "n_compared"]
 
 # one study period in calendar months (year ... month) or in days (week, day), to put the
 # study's per-period estimate on a documented period
@@ -316,15 +316,17 @@ def delivery_by_element(study: Study, documented: pd.DataFrame | None = None) ->
     -------
     DataFrame
         One row per documented element (project.yaml order): ``element_id,
-        element, n_customers, n_rows, total_promised, total_realized,
-        overall_rate`` (total realized / total promised, when that is
+        element, n_customers, n_rows, total_promised, total_realized``
+        (over the ``n_compared`` rows with both figures; NaN when none),
+        ``overall_rate`` (total realized / total promised, when that is
         positive), ``mean_rate,
         median_rate`` (of the rows' realization rates), ``share_at_or_above``
         (share of rows with both figures where realized >= promised),
         ``total_gap``, ``total_estimate_for_period`` (the study's estimate
         over the same rows and periods, see :func:`document_value`) and
         ``realized_vs_estimate`` (total realized / that estimate, over rows
-        having both, when the estimate is positive; NaN without period dates).
+        having both, when the estimate is positive; NaN without period dates),
+        ``n_compared``.
 
     Examples
     --------
@@ -342,7 +344,8 @@ def delivery_by_element(study: Study, documented: pd.DataFrame | None = None) ->
             continue
         both = x.dropna(subset=["promised", "realized"])
         rate = x["realization_rate"].dropna()
-        tp, tr = float(both["promised"].sum()), float(both["realized"].sum())
+        # over the rows with both figures (n_compared); none: unknown, never 0
+        tp, tr = (float(both["promised"].sum()), float(both["realized"].sum())) if len(both) else (math.nan,) * 2
         est = x.dropna(subset=["realized", "estimate_for_period"])
         te = float(est["estimate_for_period"].sum()) if len(est) else math.nan
         rows.append({
@@ -355,6 +358,7 @@ def delivery_by_element(study: Study, documented: pd.DataFrame | None = None) ->
             "total_gap": tr - tp,
             "total_estimate_for_period": te,
             "realized_vs_estimate": float(est["realized"].sum()) / te if len(est) and te > 0 else math.nan,
+            "n_compared": int(len(both)),
         })
     return pd.DataFrame(rows, columns=DELIVERY_COLUMNS)
 

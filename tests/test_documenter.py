@@ -242,3 +242,25 @@ def test_plot_delivery_by_element_bars(tiny):
     assert sorted(p.get_width() for p in ax2.patches) == pytest.approx(sorted(t["median_rate"]))
     with pytest.raises(CvmError, match="nonsense"):
         plot_delivery_by_element(t, rate="nonsense")
+
+
+def test_totals_rest_on_rows_with_both_figures_and_none_is_not_zero(tmp_path):
+    study = cvm.load_study(_variant(tmp_path, "A1,downtime,2026-01-01,2026-12-31,500,,data,\n"  # not realized yet
+                                              "A2,energy,2026-01-01,2026-12-31,100,80,data,\n"
+                                              "A3,energy,2026-01-01,2026-12-31,500,,data,\n"))
+    t = delivery_by_element(study).set_index("element_id")
+    # downtime: promised, never realized: no total (it read 0 promised, 0 realized, gap 0)
+    assert t.at["downtime", "n_compared"] == 0
+    assert all(math.isnan(t.at["downtime", c]) for c in ("total_promised", "total_realized", "total_gap"))
+    # energy: A3's 500 promised has nothing to compare with: the totals are A2's, and say over how many rows
+    assert (t.at["energy", "total_promised"], t.at["energy", "total_realized"], t.at["energy", "n_compared"]) \
+        == (100, 80, 1)
+
+
+def test_the_same_row_twice_is_a_warning(tmp_path):
+    from cvm_kit.validate import validate
+
+    row = "A1,downtime,2026-01-01,2026-12-31,500,400,data,\n"
+    r = validate(_variant(tmp_path, row + "A2,downtime,2026-01-01,2026-12-31,100,50,data,\n" + row))
+    [w] = [p for p in r.warnings if p.file == "realized.csv"]
+    assert w.where == "lines 2, 4" and "add up" in w.message and not r.errors

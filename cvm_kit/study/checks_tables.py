@@ -432,6 +432,12 @@ def check_realized(raw: RawStudy, cust_ids: set[str], element_ids: set[str], pro
         if src and src not in SOURCES:
             problems.append(Problem(label, f"line {line}, column source",
                                     f"{row.source!r}; expected one of {', '.join(SOURCES)}"))
+    key = ["customer_id", "element_id", "period_start", "period_end"]
+    for _, rows in df[df.duplicated(key, keep=False)].groupby(key, sort=False)["line"]:
+        lines = [int(x) for x in rows]
+        problems.append(Problem(label, f"lines {', '.join(map(str, lines))}", "the same customer, element and "
+                                "period more than once: each row is counted, so their promises and realizations "
+                                "add up; delete the copies, or give each row its own period", severity="warning"))
     for col in ("promised", "realized"):
         df[col] = df[col].map(lambda t: to_number(t) if t != "" else float("nan")).astype(float)
     df["source"] = df["source"].str.lower()

@@ -303,3 +303,20 @@ def test_values_stderr_brackets_each_missing_phrase(capsys, tiny_copy):
     assert rc == 0
     line = next(ln for ln in err.splitlines() if ln.startswith("B3:") and "energy" in ln)
     assert "[kWh, offering]" in line and "[Energy price]" in line
+
+
+def test_without_study_the_folder_it_runs_in_else_the_example(tmp_path, tiny_path, monkeypatch, capsys):
+    import shutil
+
+    from cvm_kit.cli import main
+
+    here = tmp_path / "mine"
+    shutil.copytree(tiny_path, here)
+    monkeypatch.chdir(here)
+    assert main(["validate"]) == 0
+    out, err = capsys.readouterr()
+    assert "Tiny test study" in out and "bundled example" not in err  # it used to check the example instead
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 0
+    out, err = capsys.readouterr()
+    assert "no STUDY given and no project.yaml here: using the bundled example study" in err

@@ -30,8 +30,8 @@ def cli() -> None:
     """cvm: customer value models, from interview data to the value summary.
 
     STUDY is a study folder (project.yaml, customers.csv, measurements.csv ...)
-    or the same study as one .xlsx workbook; it defaults to the bundled
-    example study.
+    or the same study as one .xlsx workbook; without it, the current folder
+    when it holds a project.yaml, else the bundled example study.
     """
 
 

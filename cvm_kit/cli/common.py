@@ -25,8 +25,24 @@ def example_path() -> Path:
 
 
 def study_argument(f: Callable[..., Any]) -> Callable[..., Any]:
-    """``STUDY``: a study folder or workbook; defaults to the bundled example."""
+    """``STUDY``: a study folder or workbook; defaults to this folder when it holds a study, else the example."""
     return click.argument("study", required=False, type=click.Path(path_type=Path))(f)
+
+
+def default_study(study: Path | None) -> Path:
+    """``study``, else the current folder when it holds ``project.yaml``, else the bundled example (said on stderr).
+
+    Run inside a study folder, ``cvm validate`` checks that study, not the
+    example; elsewhere the example is used, and the command says so.
+    """
+    if study is not None:
+        return study
+    here = Path.cwd()
+    if (here / "project.yaml").is_file():
+        return here
+    ex = example_path()
+    click.echo(f"no STUDY given and no project.yaml here: using the bundled example study ({ex})", err=True)
+    return ex
 
 
 def check_output(path: Path | None) -> Path | None:
@@ -73,7 +89,7 @@ def read_and_check(study: Path | None, *, then: tuple[str, ...] = ()):
     from ..io import protect_study
     from ..study.read import read_raw
 
-    path = study if study is not None else example_path()
+    path = default_study(study)
     protect_study(path)
     with _collector_paused():
         with prefetch("cvm_kit.study.load", *then):

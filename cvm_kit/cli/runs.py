@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import example_path, plain, study_argument
+from .common import default_study, plain, study_argument
 
 
 def _parameters(pairs: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def report(study: Path | None, out: Path | None, workers: int, timeout: float,
     from ..reporting.execute import RunError
     from ..reporting.series import SERIES, run_report
 
-    path = study if study is not None else example_path()
+    path = default_study(study)
     series: Sequence[str | Path] = SERIES  # the installed series, or the files of --notebooks DIR
     if notebooks is not None:
         from ..scaffold import report_series
@@ -143,7 +143,7 @@ def batch(study: Path | None, customers: tuple[str, ...], workers: int, timeout:
     """
     from ..reporting.batch import run_batch
 
-    path = study if study is not None else example_path()
+    path = default_study(study)
     if notebook is not None and notebook.suffix not in (".py", ".ipynb"):
         raise click.BadParameter(f"{notebook}: expected a notebook (.py jupytext source or .ipynb)",
                                  param_hint="--notebook")

@@ -502,3 +502,27 @@ def test_exported_page_inlines_the_one_stylesheet(tmp_path):
     assert stylesheet() in page and "table.cvm-table" in page
     assert "<th>Net value</th>" in page and ">1,090<" in page and "— : does not apply or not available" in page
     assert not re.search(r"<script[^>]*\bsrc=", page) and "<title>A page</title>" in page
+
+
+def test_a_report_replaces_the_pages_of_the_last_one(tmp_path):
+    """A notebook dropped from `--notebooks DIR` leaves no page behind: the folder holds one report."""
+    from cvm_kit.reporting.series import _publish
+
+    out = tmp_path / "out"
+    (out / "customers").mkdir(parents=True)
+    (out / "customers" / "C1.html").write_text("kept")
+    (out / "notes.txt").write_text("the analyst's own file: kept")
+
+    def run(*pages: str) -> None:
+        tmp = tmp_path / f"tmp{len(list(tmp_path.iterdir()))}"
+        tmp.mkdir()
+        for name in (*pages, "index.html", "management_pack.html"):
+            (tmp / name).write_text(name)
+        _publish(tmp, out)
+
+    run("01_a.html", "01_a.ipynb", "07_doc.html", "07_doc.ipynb")
+    run("01_a.html", "01_a.ipynb", "09_mine.html", "09_mine.ipynb")
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "01_a.html", "01_a.ipynb", "09_mine.html", "09_mine.ipynb", "customers", "index.html",
+        "management_pack.html", "notes.txt"]
+    assert (out / "customers" / "C1.html").read_text() == "kept"

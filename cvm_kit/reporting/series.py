@@ -312,12 +312,31 @@ def _keep_failed(runs: Sequence[NotebookRun], out: Path) -> None:
     raise RunError("\n".join(lines), runs)
 
 
+_PUBLISHED = ".cvm_report_files"  # in out_dir: the files the last report published there, one per line
+
+
 def _publish(tmp: Path, out: Path) -> None:
-    """Rename every file of a finished report into ``out``, the index last; drop an older ``.failed`` folder."""
+    """Rename every file of a finished report into ``out``, the index last; drop an older ``.failed`` folder.
+
+    The pages of an earlier report that this one has not (a notebook removed
+    from ``--notebooks DIR``) are removed: the folder holds one report, never
+    two mixed. They are the files the last report listed in ``out/.cvm_report_files``,
+    and numbered pages (``NN_name.html``/``.ipynb``); ``customers/`` and
+    anything else are left alone.
+    """
+    import re
+
     out.mkdir(parents=True, exist_ok=True)
     names = [p.name for p in sorted(tmp.iterdir()) if p.name != "index.html"] + ["index.html"]
+    listed = out / _PUBLISHED
+    before = set(listed.read_text(encoding="utf-8").split("\n")) if listed.is_file() else set()
+    before |= {p.name for p in out.iterdir() if p.is_file() and re.fullmatch(r"\d\d_[^/]+\.(?:html|ipynb)", p.name)}
     for name in names:
         os.replace(tmp / name, out / name)
+    for name in sorted(before - set(names)):
+        if name and "/" not in name and "\\" not in name and name not in (".", "..") and (out / name).is_file():
+            (out / name).unlink()
+    listed.write_text("\n".join(names), encoding="utf-8")
     stale = out.with_name(out.name + ".failed")
     if stale.exists():
         shutil.rmtree(stale, ignore_errors=True)

@@ -526,3 +526,34 @@ def test_a_report_replaces_the_pages_of_the_last_one(tmp_path):
         "01_a.html", "01_a.ipynb", "09_mine.html", "09_mine.ipynb", "customers", "index.html",
         "management_pack.html", "notes.txt"]
     assert (out / "customers" / "C1.html").read_text() == "kept"
+
+
+def test_a_batch_after_the_report_links_the_report_to_the_customer_reports(tmp_path):
+    from cvm_kit.reporting.batch import _link_from_report
+    from cvm_kit.reporting.render import render
+
+    page = render("index.html.j2", study_name="S", offering="X", alternative="Y", segment="Z", summary="",
+                  pages=[], customers=False, provenance="", pdf=None)
+    assert "run <code>cvm batch</code>" in page and 'href="customers/index.html"' not in page
+    (tmp_path / "index.html").write_text(page)
+    (tmp_path / "customers").mkdir()
+    _link_from_report(tmp_path / "customers")
+    linked = (tmp_path / "index.html").read_text()
+    assert 'href="customers/index.html"' in linked and "run <code>cvm batch</code>" not in linked
+    assert linked.replace(linked[linked.index("<!-- cvm:customers"):linked.index("<!-- /cvm:customers -->")], "") \
+        == page.replace(page[page.index("<!-- cvm:customers"):page.index("<!-- /cvm:customers -->")], "")
+
+
+def test_the_index_lists_a_page_by_the_title_it_shows(tmp_path):
+    """An edited notebook's report.header(s, "2. Estimates (my edition)") names its page in the index."""
+    import cvm_kit as cvm
+    from cvm_kit.reporting.headers import header_html
+    from cvm_kit.reporting.series import _title
+
+    s = cvm.load_study(cvm.example_path())
+    nb = new_notebook(cells=[new_code_cell("report.header(...)", outputs=[new_output(
+        "display_data", data={"text/html": header_html(s, "2. Estimates & more (my edition)"), "text/plain": "x"})])])
+    nb.metadata["title"] = "2. Estimates and the value summary"  # the template's own, left as it was
+    assert _title(tmp_path / "02_estimates.ipynb", nb) == "2. Estimates & more (my edition)"
+    nb.cells[0].outputs = []
+    assert _title(tmp_path / "02_estimates.ipynb", nb) == "2. Estimates and the value summary"

@@ -329,6 +329,7 @@ def _run_batch(study_path: Path, customers: Sequence[str] | None, out: Path, tpl
         result = BatchResult(out, [runs[c] for c in ids], time.perf_counter() - t0, workers, scheduler)
         _write_manifest(manifest_path, manifest)
         _write_customer_index(out / "index.html", s, study_path, content_hash, manifest, study_ids, keys)
+        _link_from_report(out)
         if interrupted:
             done = [j for j in jobs if runs[j["name"]].status != "interrupted"]
             raise RunInterrupted(
@@ -414,6 +415,31 @@ def _forget_unfinished(jobs: Sequence[Job], runs: dict[str, NotebookRun], out: P
 
 
 _STATE = {"ok": "ok", "skipped": "ok", "failed": "failed", "timeout": "timed out"}
+
+
+_CUSTOMERS_BLOCK = re.compile(r"<!-- cvm:customers -->.*?<!-- /cvm:customers -->", re.S)
+
+
+def _link_from_report(out: Path) -> None:
+    """Point the report's index beside ``out`` (``cvm report`` then ``cvm batch``) at the customer reports.
+
+    The report's page said "run cvm batch"; its block is replaced in place
+    (whole file or not at all). Nothing happens without such a page.
+    """
+    page = out.parent / "index.html"
+    if out.name != "customers" or not page.is_file():
+        return
+    try:
+        text = page.read_text(encoding="utf-8")
+    except (OSError, UnicodeError):
+        return
+    new = _CUSTOMERS_BLOCK.sub('<!-- cvm:customers -->\n<p><a href="customers/index.html">Per-customer value '
+                               'reports</a></p>\n<!-- /cvm:customers -->', text, count=1)
+    if new != text:
+        from ..io import atomic_file
+
+        with atomic_file(page) as tmp:
+            tmp.write_text(new, encoding="utf-8")
 
 
 def _write_customer_index(path: Path, s: Any, study_path: Path, content_hash: str, manifest: Mapping[str, Any],

@@ -97,8 +97,12 @@ def _check_parameters(parameters: Mapping[str, Any] | None, templates: Sequence[
 
 
 def _title(template: Path, nb: Any = None) -> str:
-    """A template's title: its metadata ``title``, else its first markdown heading."""
+    """A notebook's title: the heading its page shows (``report.header``), else its metadata ``title``, else its
+    first markdown heading."""
     nb = load_template(template) if nb is None else nb
+    shown = _shown_title(nb)
+    if shown:
+        return shown
     title = nb.metadata.get("title")
     if title:
         return str(title)
@@ -109,6 +113,21 @@ def _title(template: Path, nb: Any = None) -> str:
                     return line.lstrip("#").strip()
     return template.stem
 
+
+
+def _shown_title(nb: Any) -> str:
+    """The title an executed notebook's page opens with (the ``<h1>`` of ``report.header``), else ""."""
+    import html
+    import re
+
+    for c in nb.cells:
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            page = o.get("data", {}).get("text/html", "")
+            m = re.search(r"<section class='cvm-header'><h1>(.*?)</h1>", page if isinstance(page, str) else
+                          "".join(page), flags=re.S)
+            if m:
+                return html.unescape(m.group(1)).strip()
+    return ""
 
 
 # ---------------------------------------------------------------------------

@@ -93,7 +93,7 @@ elements:
   - id: service
     name: Technical service
     category: service
-    status: contention # the customer disputes the difference: valued, shown separately
+    status: contention # the customer disputes the difference: summed, and also shown on its own
     equation: "[Service cost per year, alternative] - [Service cost per year, offering]"
   - id: reputation
     name: Brand reputation with the customer's customers

@@ -17,8 +17,10 @@ def document(study: Path | None, out: Path | None) -> None:
     """Promised versus realized value (realized.csv): per customer and element, and by element.
 
     Writes value_documenter.csv (per customer, element and period: promised,
-    realized, realization rate, gap, the study's estimate) and
-    delivery_by_element.csv (across customers), each whole or not at all.
+    realized, realization rate, gap, the study's estimate),
+    delivery_by_element.csv (across customers) and documented_rate.csv (the
+    share of customers whose realized value meets the promise, with its
+    Wilson interval), each whole or not at all.
     """
     s = load(study, then=("cvm_kit.documenter",))
     from ..documenter import write_documenter

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 BUNDLE = {
     "notebooks": ("notebooks", ("*.py", "dashboards/*.py", "jupytext.toml")),
     "data/examples/pipe_coating": ("examples/pipe_coating", ("project.yaml", "*.csv")),
+    "docs": ("docs", ("*.md",)),  # `cvm format` prints the study format without the checkout
 }
 
 

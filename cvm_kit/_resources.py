@@ -39,3 +39,20 @@ def candidates(bundled: str, checkout: str) -> list[Path]:
         found.append(Path(str(res)))
     found.append(Path(__file__).resolve().parent.parent.joinpath(*checkout.split("/")))
     return found
+
+
+def doc_path(name: str = "study-format.md") -> Path:
+    """One of the project's documents (``docs/<name>``): the wheel's copy, else the checkout's.
+
+    Examples
+    --------
+    >>> from cvm_kit._resources import doc_path
+    >>> doc_path().read_text(encoding="utf-8").startswith("#")
+    True
+    """
+    for base in candidates("docs", "docs"):
+        if (base / name).is_file():
+            return base / name
+    from .errors import CvmError
+
+    raise CvmError(f"document {name!r} not found in this installation; reinstall cvm_kit")

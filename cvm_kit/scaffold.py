@@ -30,8 +30,9 @@ FORMAT_DOC = "docs/study-format.md"
 # project.yaml of a new study. {start}/{end}: the charter's dates.
 _PROJECT_YAML = """\
 # A customer value study (cvm_kit). One study = one offering, one market
-# segment, one next-best-alternative. Every key is described in the cvm_kit
-# repository's {doc}; the comments below are the short version.
+# segment, one next-best-alternative. Every key is described in the study
+# format (`cvm format` prints it; {doc} in the cvm_kit repository); the
+# comments below are the short version.
 # Replace every TODO and every EXAMPLE, then run `cvm validate <this folder>`:
 # it lists every problem at once, and warns about inputs still missing.
 
@@ -126,8 +127,8 @@ EXAMPLE-2,"Service cost per year, offering",2500,perception,low,EXAMPLE row
 _README = """\
 # {name}
 
-A customer value study in cvm_kit's format (described in full in the cvm_kit
-repository's `{doc}`). Check it with `cvm validate {folder}`; it lists every
+A customer value study in cvm_kit's format (described in full by `cvm format`,
+or `{doc}` in the cvm_kit repository). Check it with `cvm validate {folder}`; it lists every
 problem at once and warns about inputs still missing.
 
 ## Files

@@ -359,7 +359,8 @@ def test_built_wheel_works_outside_the_checkout(tmp_path):
     expected = ([f"cvm_kit/_bundled/examples/pipe_coating/{p.name}" for p in
                  (ROOT / "data/examples/pipe_coating").iterdir() if p.name == "project.yaml" or p.suffix == ".csv"]
                 + [f"cvm_kit/_bundled/notebooks/{n}" for n in SERIES_FILES + ["jupytext.toml"]]
-                + [f"cvm_kit/_bundled/notebooks/dashboards/{n}" for n in DASHBOARDS])
+                + [f"cvm_kit/_bundled/notebooks/dashboards/{n}" for n in DASHBOARDS]
+                + [f"cvm_kit/_bundled/docs/{p.name}" for p in (ROOT / "docs").glob("*.md")])
     assert bundled == sorted(expected)  # no truth.json, no generator script
 
     venv = tmp_path / "venv"
@@ -384,6 +385,9 @@ def test_built_wheel_works_outside_the_checkout(tmp_path):
 
     cvm_bin = str(venv / "bin" / "cvm")
     assert "Customers: high_volume 7, low_volume 7 (total 14)" in _run([cvm_bin, "validate"], work, env).stdout
+    # the study format, which every error message points to, comes with the package
+    assert _run([cvm_bin, "format", "--path"], work, env).stdout.strip().startswith(site)
+    assert _run([cvm_bin, "format"], work, env).stdout == (ROOT / "docs" / "study-format.md").read_text() + "\n"
     _run([cvm_bin, "report", "--workers", "2", "-p", "draws", "2000"], work, env)
     report = work / "reports" / "pipe_coating"
     stems = ["01_data_gathering", "02_estimates", "03_subsegment_variance", "04_sensitivity",

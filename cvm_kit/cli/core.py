@@ -18,7 +18,7 @@ def validate(study: Path | None) -> None:
         for p in report.errors + report.warnings:
             warn(str(p))
         raise SystemExit(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {plain(report.path)} "
-                         "(the study format: docs/study-format.md in the cvm_kit repository)")
+                         "(the study format: `cvm format` prints it)")
     click.echo(plain(report.summary()))
     for p in report.warnings:
         click.echo(plain(p))

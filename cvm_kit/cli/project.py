@@ -33,7 +33,7 @@ def init(dest: Path, xlsx: bool) -> None:
     for p in report.warnings:
         click.echo(plain(p))
     click.echo(plain(f"next: replace the TODO and EXAMPLE entries, then `cvm validate {path}` "
-                     f"(the format: {FORMAT_DOC} in the cvm_kit repository)"))
+                     f"(the format: `cvm format`, or {FORMAT_DOC} in the cvm_kit repository)"))
 
 @click.command()
 @click.argument("study", type=click.Path(path_type=Path))
@@ -70,7 +70,17 @@ def notebooks(dest: Path, force: bool) -> None:
     click.echo(plain(f"open them with: jupyter lab {dest}"))
 
 
+@click.command(name="format")
+@click.option("--path", "path_only", is_flag=True, help="Print only where the document is.")
+def format_(path_only: bool) -> None:
+    """Print the study format: every file, column and key of a study as cvm_kit reads it (Markdown)."""
+    from .._resources import doc_path
+
+    path = doc_path("study-format.md")
+    click.echo(str(path) if path_only else path.read_text(encoding="utf-8"))
+
+
 def register(group: click.Group) -> None:
-    """Add ``init``, ``convert`` and ``notebooks`` to the ``cvm`` command group."""
-    for command in (init, convert, notebooks):
+    """Add ``init``, ``convert``, ``notebooks`` and ``format`` to the ``cvm`` command group."""
+    for command in (init, convert, notebooks, format_):
         group.add_command(command)

@@ -454,7 +454,8 @@ def test_study_format_doc_covers_what_validation_reads():
 def test_validate_failure_points_at_the_format(tmp_path, capsys):
     (tmp_path / "project.yaml").write_text("name: x\n")
     assert main(["validate", str(tmp_path)]) == 1
-    assert "docs/study-format.md" in capsys.readouterr().err
+    assert "the study format: `cvm format` prints it" in capsys.readouterr().err
+    assert main(["format"]) == 0 and capsys.readouterr().out.startswith("# The study format")
 
 
 def test_convert_refuses_a_lossy_conversion(tmp_path, capsys):

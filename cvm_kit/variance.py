@@ -441,7 +441,7 @@ def compare_subsegments(study: Study, values: pd.DataFrame | None = None, totals
     if len(study.subsegment_ids) < 2:
         raise AnalysisError(f"study {study.label} has {len(study.subsegment_ids)} subsegment(s): "
                             "comparing subsegments needs at least two")
-    wide = value_matrix(study, values, totals)
+    wide = value_matrix(study, values, totals).sort_index(kind="stable")  # seeded draws: rows in id order
     subs = wide["subsegment"].to_numpy(object)
     order = study.subsegment_ids
     unit = f"{study.currency}/{study.period}"

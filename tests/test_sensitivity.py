@@ -263,3 +263,19 @@ def test_cli_tornado_and_simulate(tiny_path, tmp_path, capsys):
     assert "method: bootstrap" in cap.err
     assert main(["tornado", str(tiny_path), "--subsegment", "nope"]) == 1
     assert "no subsegment 'nope'" in capsys.readouterr().err
+
+
+def test_seeded_draws_do_not_depend_on_the_order_of_customers_csv(tiny_copy, tiny):
+    from cvm_kit.variance import compare_subsegments
+
+    c = pd.read_csv(tiny_copy / "customers.csv", dtype=str)
+    c.iloc[::-1].to_csv(tiny_copy / "customers.csv", index=False)
+    flipped = load_study(tiny_copy)
+    assert list(flipped.customers["customer_id"]) != list(tiny.customers["customer_id"])
+    for method in ("bootstrap", "bootstrap_customers"):
+        a = simulate(tiny, draws=2000, seed=5, method=method)
+        b = simulate(flipped, draws=2000, seed=5, method=method)
+        pd.testing.assert_frame_equal(a, b)
+    a = compare_subsegments(tiny, exact_limit=0, permutations=500, seed=1)["p_permutation"]
+    b = compare_subsegments(flipped, exact_limit=0, permutations=500, seed=1)["p_permutation"]
+    assert list(a) == list(b)  # Monte Carlo permutations, not the exact enumeration

@@ -70,7 +70,8 @@ def simulate(study: Study, *, draws: int = 10_000, seed: int = 0,
     if draws < 1:
         raise CvmError(f"draws must be at least 1, got {draws}")
     check_subsegment(study, subsegment)
-    wide = value_matrix(study, values, totals)
+    # rows by customer id: the same seed gives the same draws whatever the order of customers.csv
+    wide = value_matrix(study, values, totals).sort_index(kind="stable")
     rng = np.random.default_rng(seed)
     subs = study.subsegment_ids if subsegment is None else [subsegment]
     frames, notes = [], []

@@ -627,3 +627,16 @@ def test_a_leading_zero_is_decimal_and_an_impossible_date_is_located(tiny_copy):
     edit(tiny_copy, "project.yaml", "end: 2027-06-30", "end: 2027-02-30")  # was a ValueError traceback
     e = only_error(tiny_copy)
     assert e.where == "charter.end" and "'2027-02-30'" in e.message
+
+
+def test_a_semicolon_file_whose_dotted_numbers_all_look_like_thousands():
+    from cvm_kit.study.read import read_csv_text
+
+    head = "customer_id;variable;value;source\n"
+    problems: list[Problem] = []
+    read_csv_text(head + "A1;Tonnes;3.470;data\nA2;Tonnes;16.500;data\nA3;Tonnes;980;data\n", "m.csv", problems)
+    [p] = problems  # 3.470 read as 3.47 was a thousand times too small, without a word
+    assert p.where == "line 2, column value" and "is that 3470" in p.message and p.severity == "error"
+    problems = []
+    read_csv_text(head + "A1;Tonnes;3.470;data\nA1;Energy price;0.25;data\n", "m.csv", problems)
+    assert problems == []  # 0.25: the file writes decimal points, so 3.470 is 3.47

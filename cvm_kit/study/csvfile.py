@@ -63,6 +63,7 @@ def _decimal_commas(df: pd.DataFrame, sep: str, label: str, problems: list[Probl
             i = int(np.flatnonzero(hit.to_numpy())[0])
             point = (int(df["line"].iloc[i]), c, vals.iloc[i])
     if comma is None:
+        _dotted_thousands(df, cols, sep, label, problems)
         return
     found = (f"{_SEPARATOR_NAMES[sep]}-separated with decimal commas "
              f"(e.g. {comma[2]!r} on line {comma[0]}, column {comma[1]})")
@@ -79,6 +80,36 @@ def _decimal_commas(df: pd.DataFrame, sep: str, label: str, problems: list[Probl
             df.loc[hit, c] = vals[hit].str.strip().str.replace(",", ".", regex=False)
     if point is None:
         problems.append(Problem(label, "", f"read as {found}, as Excel saves CSV in many locales", "warning"))
+
+
+_DOTTED_THOUSANDS = re.compile(r"^[+\-\u2212]?[1-9]\d{0,2}(?:\.\d{3})+$")
+
+
+def _dotted_thousands(df: pd.DataFrame, cols: list[str], sep: str, label: str, problems: list[Problem]) -> None:
+    """A ';'/tab file whose every dotted number reads as a thousands group ('3.470', '16.500'): refuse to guess.
+
+    Excel in the locales that save ';' writes 3470 as '3.470'; read with a
+    decimal point it is 3.47, a thousand times too small. When no number of
+    the file has any other decimal part, the reading is anybody's guess.
+    """
+    first: tuple[int, str, str] | None = None
+    for c in cols:
+        vals = df[c].astype(str).str.strip()
+        dotted = vals.str.match(_DECIMAL_POINT.pattern)
+        if not dotted.any():
+            continue
+        grouped = vals.str.match(_DOTTED_THOUSANDS.pattern)
+        if (dotted & ~grouped).any():
+            return  # a number like 0.25 or 1.5: the file writes decimal points
+        if first is None:
+            i = int(np.flatnonzero(grouped.to_numpy())[0])
+            first = (int(df["line"].iloc[i]), c, vals.iloc[i])
+    if first is not None:
+        line, col, text = first
+        problems.append(Problem(label, f"line {line}, column {col}",
+                                f"the file is {_SEPARATOR_NAMES[sep]}-separated and every number with a point looks "
+                                f"like {text!r}: is that {text.replace('.', '')} (a thousands separator, as Excel "
+                                f"writes it in many locales) or {text}? Write numbers without thousands separators"))
 
 
 def _tokenizer_message(exc: Exception, sep: str) -> str:

@@ -236,7 +236,7 @@ def _sheet_rows(ws) -> tuple[list[str], list[tuple[int, list[Any]]]]:
         return [], []
     while header and header[-1] == "":
         header.pop()
-    out = []
+    out: list[tuple[int, list[Any]]] = []
     for i, r in enumerate(rows, start=2):
         # a value right of the last named column widens the table (unnamed: reported by the caller, not dropped)
         last = max((j for j, v in enumerate(r) if v is not None and cell_text(v) != ""), default=-1)

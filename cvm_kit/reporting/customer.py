@@ -77,11 +77,16 @@ def customer_headline(study: Study, customer_id: str, *, totals: pd.DataFrame | 
     rows = [
         ("customer", str(customer_id), int(np.isfinite(own[0])), *own),
         ("subsegment", f"Mean of {sub}", int(peers["net_value"].notna().sum()), *means(peers)),
-        ("segment", f"Mean of {study.segment or 'the segment'}", int(t["net_value"].notna().sum()), *means(t)),
+        ("segment", f"Mean of {_short_segment(study.segment)}", int(t["net_value"].notna().sum()), *means(t)),
     ]
     out = pd.DataFrame(rows, columns=HEADLINE_COLUMNS)
     out.attrs.update(customer_id=str(customer_id), subsegment=sub, unit=unit(study))
     return out
+
+
+def _short_segment(segment: str) -> str:
+    """The segment's name for a table row and a chart label; a long one is "the segment" (the header names it)."""
+    return segment if segment and len(segment) <= 32 else "the segment"
 
 
 def _signed(x: float, u: str) -> str:
@@ -167,7 +172,7 @@ def _headline_html(study: Study, customer_id: str, head: pd.DataFrame, *, figure
 
     r = head.set_index("group")
     net = float(r.loc["customer", "net_value"])
-    rows = [{"label": lab if g != "customer" else "This customer", "n": n,
+    rows = [{"label": lab if g != "customer" else "This customer", "n": n if g != "customer" else "",
              "net": fmt.money(nv), "differential": fmt.money(dv), "price": fmt.money(pd_)}
             for g, lab, n, nv, dv, pd_ in head.itertuples(index=False, name=None)]
     ctx: dict[str, Any] = {

@@ -132,6 +132,7 @@ def customer_header_html(study: Study, customer_id: str, title: str, *, internal
     e = html.escape
     facts = [
         ("Customer", e(str(customer_id))),
+        ("Segment", e(study.segment)),
         ("Offering", e(study.offering)),
         ("Compared with", e(study.alternative_for(str(row["subsegment"])))),
         ("Values in", e(f"{study.currency} per {study.period}")),

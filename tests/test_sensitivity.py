@@ -279,3 +279,25 @@ def test_seeded_draws_do_not_depend_on_the_order_of_customers_csv(tiny_copy, tin
     a = compare_subsegments(tiny, exact_limit=0, permutations=500, seed=1)["p_permutation"]
     b = compare_subsegments(flipped, exact_limit=0, permutations=500, seed=1)["p_permutation"]
     assert list(a) == list(b)  # Monte Carlo permutations, not the exact enumeration
+
+
+def test_tornado_labels_of_long_inputs_stay_inside_the_axes(example_path):
+    """A low input of 1,000,000 at the end of the longest bar ran over the frame into the factor names."""
+    import matplotlib.pyplot as plt
+
+    from cvm_kit.plotting.sensitivity import plot_tornado
+    from cvm_kit.reporting.png import png_bytes
+
+    t = tornado(load_study(example_path), by="variable")
+    t.loc[t.index[0], ["low_input", "high_input"]] = [1_000_000.0, 2_460_000.0]
+    ax = plot_tornado(t)
+    try:
+        png_bytes(ax.figure, dpi=100)  # laid out and drawn as a report draws it
+        r = ax.figure.canvas.get_renderer()
+        frame = ax.get_window_extent(r)
+        labels = {tx.get_text(): tx.get_window_extent(r) for tx in ax.texts}
+        assert {"1,000,000", "2,460,000"} <= set(labels)
+        for text, box in labels.items():
+            assert frame.x0 - 1 <= box.x0 and box.x1 <= frame.x1 + 1, text
+    finally:
+        plt.close(ax.figure)

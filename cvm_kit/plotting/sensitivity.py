@@ -111,6 +111,7 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
     if label_inputs and {"low_input", "high_input"} <= set(t.columns):
         span = np.nanmax(np.abs(np.r_[low, high] - base)) if n else 1.0
         pad = 0.01 * (span if np.isfinite(span) and span > 0 else 1.0)
+        ends: list[tuple[float, int, bool]] = []  # (bar end, label characters, label to the right)
         for yi, lv, hv, li, hi in zip(y, low, high, t["low_input"], t["high_input"]):
             if not (np.isfinite(lv) and np.isfinite(hv)) or lv == hv == base:
                 continue  # no bar to label (a factor that does not move the outcome)
@@ -118,9 +119,11 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
                 right = v >= base
                 ax.text(v + (pad if right else -pad), yi, _fmt(inp), va="center", ha="left" if right else "right",
                         fontsize=8)
+                ends.append((v, len(_fmt(inp)), right))
         lo_x = np.nanmin(np.r_[low, high, base, mean if show_mean else base])
         hi_x = np.nanmax(np.r_[low, high, base, mean if show_mean else base])
-        ax.set_xlim(lo_x - 0.18 * (hi_x - lo_x + pad), hi_x + 0.18 * (hi_x - lo_x + pad))
+        names = max((len(line) for lab in shown for line in str(lab).split("\n")), default=0)
+        ax.set_xlim(*_room_for_labels(ax, lo_x, hi_x, pad, ends, names))
     money_axis(ax.xaxis)
     ax.set_xlabel(with_unit(name[:1].upper() + name[1:], currency)
                   + f"\nbase case (every factor at its mean): {fmt_outcome(base)}"
@@ -128,6 +131,29 @@ def plot_tornado(df: pd.DataFrame, *, ax=None, colors: tuple[str, str] = ("#d95f
     set_title(ax, title or "Tornado: each factor moved alone from its low to its high input")
     legend_outside(ax, width=36)
     return ax
+
+
+def _room_for_labels(ax, lo_x: float, hi_x: float, pad: float, ends: list[tuple[float, int, bool]],
+                     names: int, fontsize: float = 8.0) -> tuple[float, float]:
+    """x limits that keep every bar-end label (``ends``: bar end, characters, to the right?) inside the axes.
+
+    A label's width is estimated (0.62 em a character) against the axes'
+    width the laid-out figure leaves (its width less the factor names,
+    ``names`` characters at 9 pt, and the legend, 36 at 8 pt), so a long
+    input ("1,000,000") no longer runs over the frame into the factor names;
+    at least 18% of the range on each side.
+    """
+    fig = ax.figure
+    em = fig.dpi / 72 * 0.62  # pixels per character and point
+    axes_px = max(fig.get_figwidth() * fig.dpi - (names * 9 + 36 * 8) * em - 60, 120.0)
+    span = max(hi_x - lo_x + pad, 1e-12)
+    left = right = 0.18 * span
+    for _ in range(4):  # the label widths in data units depend on the limits: settle them
+        per_px = (span + left + right) / axes_px
+        need_l = max([lo_x - (v - pad - n * fontsize * em * per_px) for v, n, r in ends if not r] + [0.0])
+        need_r = max([(v + pad + n * fontsize * em * per_px) - hi_x for v, n, r in ends if r] + [0.0])
+        left, right = max(left, need_l * 1.05), max(right, need_r * 1.05)
+    return lo_x - left, hi_x + right
 
 
 @literal_text

@@ -229,7 +229,13 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
 
 
 def write_csv(df: pd.DataFrame, path: str | Path | None, **kw) -> str | None:
-    """Write ``df`` as guarded CSV to ``path`` atomically, or return the text if ``path`` is None."""
+    """Write ``df`` as guarded CSV to ``path`` atomically, or return the text if ``path`` is None.
+
+    Floats are written with 15 significant digits (``%.15g``): every digit a
+    double holds for sure, without the noise of its binary form
+    (``3638.7``, not ``3638.7000000000003``).
+    """
+    kw.setdefault("float_format", "%.15g")
     safe = guard_frame(df)
     if path is None or str(path) == "-":
         return safe.to_csv(index=False, **kw)

@@ -222,3 +222,14 @@ def test_save_workbook_is_whole_or_nothing(tiny, tmp_path, monkeypatch):
         cvm.save_study(tiny, target)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.xlsx"]
+
+
+def test_a_note_keeps_its_spacing_through_a_workbook(tiny_copy, tmp_path):
+    """A note starting with a tab (or ending in spaces) made `cvm convert` refuse: the workbook reader stripped it."""
+    from cvm_kit.cli import main
+
+    m = tiny_copy / "measurements.csv"
+    m.write_text(m.read_text().replace("A1,Tonnes,50,data,high,", 'A1,Tonnes,50,data,high,"\tindented note  "'))
+    assert main(["convert", str(tiny_copy), str(tmp_path / "s.xlsx")]) == 0
+    back = cvm.load_study(tmp_path / "s.xlsx")
+    assert "\tindented note  " in set(back.measurements["note"])

@@ -316,7 +316,9 @@ def read_study_workbook(path: str | Path) -> tuple[RawStudy | None, list[Problem
             problems.append(Problem(f"{label}[{sheet}]", f"column {get_column_letter(blank[0] + 1)}",
                                     "has values but no header; name the column or delete its values"))
             continue
-        df = pd.DataFrame([[cell_text(v) for v in vals] for _, vals in rows], columns=header, dtype=object)
+        keep = {j for j, h in enumerate(header) if h == "note"}  # free text kept as written, as in a CSV file
+        df = pd.DataFrame([[("" if v is None else str(v)) if j in keep else cell_text(v) for j, v in enumerate(vals)]
+                           for _, vals in rows], columns=header, dtype=object)
         if df.empty:
             df = pd.DataFrame(columns=header)
         df["line"] = [i for i, _ in rows]

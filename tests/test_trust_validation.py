@@ -640,3 +640,8 @@ def test_a_semicolon_file_whose_dotted_numbers_all_look_like_thousands():
     problems = []
     read_csv_text(head + "A1;Tonnes;3.470;data\nA1;Energy price;0.25;data\n", "m.csv", problems)
     assert problems == []  # 0.25: the file writes decimal points, so 3.470 is 3.47
+
+
+def test_a_name_written_as_a_number_is_text(tiny_copy):
+    edit(tiny_copy, "project.yaml", "name: Tiny test study", "name: 2026")  # "Input should be a valid string"
+    assert load_study(tiny_copy).name == "2026"

@@ -36,7 +36,9 @@ _Kind = Literal[SOURCES]  # type: ignore[valid-type]
 
 class _Model(BaseModel):
     # .nan/.inf (and "1e400") are not values: a constant or range must be a finite number
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, allow_inf_nan=False)
+    # a name written as a number (name: 2026) is text, as in a workbook cell; numbers stay numbers
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True, allow_inf_nan=False,
+                              coerce_numbers_to_str=True)
 
 
 class _Charter(_Model):

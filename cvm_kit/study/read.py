@@ -131,7 +131,8 @@ def _decode(raw: bytes, label: str, problems: list[Problem]) -> str | None:
         problems.append(
             Problem(label, f"line {line}, byte {exc.start}",
                     f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
-                    + (" (CSV UTF-8 in Excel)" if label.lower().endswith(".csv") else " (the editor's encoding setting)"))
+                    + (" (CSV UTF-8 in Excel)" if label.lower().endswith(".csv")
+                       else " (the editor's encoding setting)"))
         )
         return None
     if "\r" not in text:  # one scan of a 40 MB file, not two copies

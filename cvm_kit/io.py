@@ -185,14 +185,22 @@ def atomic_file(path: str | Path, *, study_input: bool = False) -> Iterator[Path
     path = Path(path)
     if not study_input:
         refuse_study_input(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    special = path.exists() and not path.is_file() and not path.is_dir()  # a FIFO, /dev/stdout, a device
+    if not special:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    # beside the output, so the rename is atomic; a special file is written into, never replaced
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix,
+                               dir=None if special else path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are for sharing
     try:
         yield tmp_path
-        os.replace(tmp_path, path)
+        if special:
+            with open(tmp_path, "rb") as src, open(path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        else:
+            os.replace(tmp_path, path)
     except Exception as exc:
         cause = exc.__cause__ or exc.__context__
         if type(exc).__name__ == "FileCreateError" and isinstance(cause, OSError):  # XlsxWriter's wrapper

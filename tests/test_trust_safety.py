@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import shutil
 import subprocess
 import sys
@@ -565,3 +567,20 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path, tiny_path, capsys, mo
     err = capsys.readouterr().err
     assert f"cannot write {out}: No space left on device" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_output_to_a_named_pipe_writes_into_it(tmp_path, tiny_path):
+    """-o onto a FIFO (or /dev/stdout) replaced it with a regular file; the reader got nothing."""
+    import threading
+
+    from cvm_kit.cli import main
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    assert main(["values", str(tiny_path), "-o", str(fifo)]) == 0
+    reader.join(10)
+    assert got and got[0].startswith(b"customer_id,subsegment,element_id") and stat.S_ISFIFO(os.stat(fifo).st_mode)

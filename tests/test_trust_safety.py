@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import shutil
+import stat
 import subprocess
 import sys
 import time

@@ -645,3 +645,16 @@ def test_a_semicolon_file_whose_dotted_numbers_all_look_like_thousands():
 def test_a_name_written_as_a_number_is_text(tiny_copy):
     edit(tiny_copy, "project.yaml", "name: Tiny test study", "name: 2026")  # "Input should be a valid string"
     assert load_study(tiny_copy).name == "2026"
+
+
+def test_a_workbook_formula_without_a_saved_result_is_named(tiny_path, tmp_path):
+    from openpyxl import load_workbook
+
+    from cvm_kit.study import save_study
+
+    book = save_study(load_study(tiny_path), tmp_path / "s.xlsx")
+    wb = load_workbook(book)
+    wb["constants"]["B2"] = "=90+10"  # written by a program: no saved result (it read as 'required key is missing')
+    wb.save(book)
+    errs = validate(book).errors
+    assert errs[0].where == "cell B2" and "a formula (=90+10) with no saved result" in errs[0].message

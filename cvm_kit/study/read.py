@@ -253,6 +253,40 @@ def _sheet_rows(ws) -> tuple[list[str], list[tuple[int, list[Any]]]]:
     return header, out
 
 
+def _unsaved_formulas(path: Path, values: Any, label: str) -> list[Problem]:
+    """One problem per formula cell without a saved result (a workbook written by a program, never opened in Excel).
+
+    cvm_kit reads a formula's saved result, never computes it; with none the
+    cell reads as empty ("empty value", "required key missing"), so say what
+    it is. Only workbooks holding a formula are read a second time.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            if not any(b"<f" in z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")):
+                return []
+        from openpyxl import load_workbook
+
+        formulas = load_workbook(path, read_only=True, data_only=False)
+    except Exception:  # noqa: BLE001 - the workbook was read once already: nothing more to say
+        return []
+    out = []
+    for name in formulas.sheetnames:
+        if name not in values.sheetnames:
+            continue
+        for frow, vrow in zip(formulas[name].iter_rows(), values[name].iter_rows()):
+            for fc, vc in zip(frow, vrow):
+                text = getattr(fc, "value", None)
+                if isinstance(text, str) and text.startswith("=") and getattr(vc, "value", None) is None:
+                    out.append(Problem(f"{label}[{name}]", f"cell {fc.coordinate}",
+                                       f"a formula ({text[:60]}) with no saved result: cvm_kit reads a formula's "
+                                       "saved value and never computes it; open and save the workbook in Excel, "
+                                       "or type the value itself"))
+    formulas.close()
+    return out
+
+
 def read_study_workbook(path: str | Path) -> tuple[RawStudy | None, list[Problem]]:
     """Read a study workbook into the raw form :func:`cvm_kit.study.validate` checks (see :mod:`cvm_kit.workbook`)."""
     from openpyxl import load_workbook
@@ -269,6 +303,7 @@ def read_study_workbook(path: str | Path) -> tuple[RawStudy | None, list[Problem
         if need not in sheets:
             problems.append(Problem(label, f"sheet {need}", "missing sheet; expected sheets "
                                     f"{', '.join(MODEL_SHEETS)}, customers, measurements"))
+    problems += _unsaved_formulas(path, wb, label)
 
     reported: set[str] = set()
 

@@ -130,13 +130,7 @@ def input_scenarios(study: Study, subsegment: str, percentiles: Iterable[float] 
         x = x[~np.isnan(x)]
         q = np.percentile(x, [low, mid, high]) if x.size >= max(min_customers, 1) else np.full(3, np.nan)
         rows.append((display.get(p, p), int(x.size), *map(float, q)))
-    out = pd.DataFrame(rows, columns=["phrase", "n", "p_low", "p_mid", "p_high"])
-    out["direction"] = _directions(study, subsegment, phrases, out)
-    up = out["direction"].to_numpy() >= 0
-    out["conservative"] = np.where(up, out["p_low"], out["p_high"])
-    out["base"] = out["p_mid"]
-    out["optimistic"] = np.where(up, out["p_high"], out["p_low"])
-    return out[SCENARIO_COLUMNS]
+    return _oriented(study, subsegment, phrases, rows)
 
 
 #: A customer's own scenarios: its figure this share below and above (20%).
@@ -199,6 +193,11 @@ def own_scenarios(study: Study, subsegment: str, own: Mapping[str, float], band:
         v = float(own.get(name, np.nan))
         a, b = v * (1 - band), v * (1 + band)
         rows.append((name, int(np.isfinite(v)), min(a, b), v, max(a, b)))
+    return _oriented(study, subsegment, phrases, rows)
+
+
+def _oriented(study: Study, subsegment: str, phrases: list[str], rows: list[tuple]) -> pd.DataFrame:
+    """``(phrase, n, low, mid, high)`` rows as :data:`SCENARIO_COLUMNS`: conservative on the low-value side."""
     out = pd.DataFrame(rows, columns=["phrase", "n", "p_low", "p_mid", "p_high"])
     out["direction"] = _directions(study, subsegment, phrases, out)
     up = out["direction"].to_numpy() >= 0

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .calculator_case import _basis, _case, _own_basis, _safe_assumptions
 from .equations import Equation, normalize_phrase
 from .errors import CvmError
 from .study import Study
@@ -89,82 +90,6 @@ def _ref(sheet: str, row: int, col: int) -> str:
     return f"={sheet}!{xl_rowcol_to_cell(row, col, row_abs=True, col_abs=True)}"
 
 
-def _case(study: Study, customer: str | None, subsegment: str | None):
-    """(subsegment, label, inputs row as a one-row DataFrame, per-phrase source/note text)."""
-    from . import values as V
-
-    display = V.display_names(study)
-    phrases = V.input_phrases(study)
-    consts = {normalize_phrase(c.name): c for c in study.constants}
-    info: dict[str, tuple[str, str]] = {}
-    users = V.phrase_users(study)
-
-    def needed(p: str, sub: str) -> bool:
-        return bool(V.needed_for(study, users.get(p, []), sub))
-
-    if customer is not None and subsegment is not None:
-        raise CvmError("give either a customer or a subsegment, not both")
-    if customer is not None:
-        V.require_customer(study, customer)
-        env = V.environment(study)
-        i = int(np.flatnonzero(env.ids == customer)[0])
-        sub = str(env.subsegments[i])
-        row = {p: float(env.values[p][i]) if p in env.values else np.nan for p in phrases}
-        table = V.measurement_table(study)
-        own = table[table["customer_id"] == customer].set_index("phrase")
-        m = study.measurements
-        m = m[m["customer_id"] == customer]
-        for p in phrases:
-            if p in own.index:
-                r = own.loc[p]
-                src = str(r["source"]) + (f" (mean of {int(r['n'])} rows)" if int(r["n"]) > 1 else "")
-                if p in consts:
-                    src += f"; overrides the study constant {consts[p].value:g}"
-                notes = [n for n in m.loc[m["phrase"] == p, "note"] if n]
-                info[p] = (src, " | ".join(notes))
-            elif p in consts:
-                info[p] = (f"study constant ({consts[p].source or 'no source given'})", "")
-            elif not needed(p, sub):
-                info[p] = ("", f"not needed for {sub} customers (the elements using it are points of parity there)")
-            else:
-                info[p] = ("", "missing for this customer: enter a value; the elements using it show #N/A until then")
-        label = f"Customer {customer} (subsegment {sub})"
-    else:
-        sub = subsegment if subsegment is not None else study.subsegment_ids[0]
-        study.subsegment(sub)  # KeyError naming the known ids
-        means = V.subsegment_input_means(study)
-        counts = study.customers["subsegment"].value_counts()
-        n = int(counts.get(sub, 0))
-        row = {}
-        env = V.environment(study)
-        in_sub = env.subsegments == sub
-        for p in phrases:
-            v = float(means.loc[sub, display.get(p, p)])
-            k = int((~np.isnan(env.values[p][in_sub])).sum()) if p in env.values else 0
-            measured = bool((study.measurements["phrase"].eq(p)
-                             & study.measurements["customer_id"].isin(env.ids[in_sub])).any())
-            if k == 1 and measured:
-                # the "mean" of one customer is that customer's figure: withheld
-                row[p] = np.nan
-                info[p] = ("", f"only 1 of the {n} {sub} customers has a value (not shown: it is that customer's "
-                               "own figure); enter one" + ("" if needed(p, sub) else
-                                                          "; not needed for the points of parity here"))
-                continue
-            row[p] = v
-            if p in consts and not measured:
-                info[p] = (f"study constant ({consts[p].source or 'no source given'})", "")
-            elif np.isnan(v) and not needed(p, sub):
-                info[p] = ("", f"not needed for {sub} customers (the elements using it are points of parity there)")
-            elif np.isnan(v):
-                info[p] = ("", f"no value for any of the {n} {sub} customers: enter one; the elements using it "
-                               "show #N/A until then")
-            else:
-                info[p] = (f"mean of {k} of {n} {sub} customers", "")
-        label = f"Subsegment {sub}: means of its {n} studied customers"
-    inputs = pd.DataFrame([{display.get(p, p): row[p] for p in phrases}])
-    return sub, label, inputs, info
-
-
 def _guarded(eq: Equation, names: dict[str, str], input_names: dict[str, str]) -> str:
     """The equation as an Excel formula that yields #N/A unless it has a finite result.
 
@@ -184,55 +109,6 @@ def _guarded(eq: Equation, names: dict[str, str], input_names: dict[str, str]) -
 def _cached(value: float) -> float | str:
     """The value Excel shows: the number, or ``#N/A`` (cvm_kit's missing value)."""
     return float(value) if np.isfinite(value) else "#N/A"
-
-
-def _basis(sc: pd.Series, sub: str, first: str, pct: tuple[float, float, float]) -> str:
-    """What an input's scenario values are, in one line."""
-    from . import values as V
-
-    n = int(sc["n"])
-    if np.isnan(sc["p_mid"]):
-        return (f"{n} {sub} customer(s) with a value, fewer than {V.MIN_SCENARIO_CUSTOMERS}: "
-                f"every scenario keeps the {first.lower()} value")
-    low, mid, high = pct
-    side = {1: f"higher raises net value: Conservative = {low:g}th percentile",
-            -1: f"higher lowers net value: Conservative = {high:g}th percentile",
-            0: f"no effect on net value at the {mid:g}th percentiles: Conservative = {low:g}th percentile"}
-    return f"percentiles of {n} {sub} customers; {side[int(sc['direction'])]}"
-
-
-def _own_basis(sc: pd.Series, band: float) -> str:
-    """What a customer's scenario values of an input are, in one line."""
-    if int(sc["n"]) == 0:
-        return "no figure on file: every scenario is empty"
-    side = {1: "higher raises net value: Conservative is the lower figure",
-            -1: "higher lowers net value: Conservative is the higher figure",
-            0: "no effect on net value here: Conservative is the lower figure"}
-    return f"the customer's own figure, {band:.0%} either way; {side[int(sc['direction'])]}"
-
-
-def _safe_assumptions(study: Study, customer: str | None, sub: str) -> pd.DataFrame:
-    """The assumptions a calculator may carry: study-level ones, plus the customer's own.
-
-    Team assumptions among measurements are per customer: a customer's
-    calculator lists that customer's only; a subsegment's calculator says
-    how many of its customers' values of each input are assumed, naming none.
-    """
-    from .estimates import assumptions
-
-    if customer is not None:
-        return assumptions(study, customer=customer)
-    a = assumptions(study)
-    rows = [tuple(r) for r in a[a["kind"] != "measurement"].itertuples(index=False)]
-    m = study.measurements
-    m = m[m["source"] == "assumption"]
-    ids = study.customers.loc[study.customers["subsegment"] == sub, "customer_id"]
-    n = len(ids)
-    mine = m[m["customer_id"].isin(set(ids))]
-    for var, k in mine.groupby("phrase", sort=False)["customer_id"].nunique().items():
-        shown = mine.loc[mine["phrase"] == var, "variable"].iloc[0]
-        rows.append(("measurement", str(shown), f"{k} of the {n} {sub} customers' values are assumed by the team"))
-    return pd.DataFrame(rows, columns=list(a.columns))
 
 
 def _sum_cached(parts: list[float | str]) -> float | str:
@@ -383,6 +259,7 @@ def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, lab
 
     display = V.display_names(study)
     consts = {normalize_phrase(c.name) for c in study.constants}
+    consts_value = {normalize_phrase(c.name): c.value for c in study.constants}
     ws = book.wb.add_worksheet("Inputs")
     ws.write_string(0, 0, f"Value calculator: {study.offering} versus {study.alternative_for(sub)}", book.title)
     low, mid, high = V.scenario_percentiles(study, percentiles)
@@ -393,7 +270,8 @@ def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, lab
             ("Money", f"{study.currency} per customer per {study.period}"),
             ("How to use", "Pick a scenario below and change the shaded values; the Elements and Totals "
                            "sheets recalculate. An empty input makes the elements using it show #N/A "
-                           "(never a silent 0), as does a division by zero.")]
+                           "(never a silent 0), as does a division by zero; an emptied study constant "
+                           "takes the study's figure again.")]
     for i, (k, v) in enumerate(head, start=1):
         ws.write_string(i, 0, k, book.bold)
         ws.write_string(i, 1, v)
@@ -426,7 +304,9 @@ def _inputs_sheet(book: _Book, study: Study, customer: str | None, sub: str, lab
         ws.write_string(i, 0, shown)
         # the selected column's value; an empty (or text) cell is #N/A, never read as 0
         cells = [xl_rowcol_to_cell(i, c) for c in range(6, 10)]
-        guarded = [f"IF(ISNUMBER({c}),{c},NA())" for c in cells]
+        # an emptied constant falls back to the study's figure (as cvm_kit evaluates it); other inputs are #N/A
+        fallback = repr(float(consts_value[p])) if p in consts_value else "NA()"
+        guarded = [f"IF(ISNUMBER({c}),{c},{fallback})" for c in cells]
         pick = "".join(f"IF(scenario_index={k},{g}," for k, g in enumerate(guarded[:-1], 1)) + guarded[-1] \
             + ")" * (len(guarded) - 1)
         ws.write_formula(i, 1, "=" + pick, book.money, _cached(on_file))
@@ -478,7 +358,7 @@ def _elements_sheet(book: _Book, study: Study, sub: str, env, results: pd.Series
     r += 1
     element_cells: list[tuple[str, str, float | str]] = []  # (status, name, cached)
     for e in study.elements:
-        if not e.quantified:
+        if not e.quantified or e.status_for(sub) == "placeholder":  # listed with the placeholders below
             continue
         status = e.status_for(sub)
         name = excel_name("el", e.id, book.used)
@@ -497,16 +377,16 @@ def _elements_sheet(book: _Book, study: Study, sub: str, env, results: pd.Series
         book.wb.define_name(name, _ref("Elements", r, 4))
         element_cells.append((status, name, cached))
         r += 1
-    _placeholders(book, es, study, r)
+    _placeholders(book, es, study, sub, r)
     for (c0, c1), width in zip(((0, 0), (1, 1), (2, 3), (4, 4), (5, 5)), (30, 44, 13, 16, 70)):
         es.set_column(c0, c1, width)
     es.protect("", {"format_columns": True})
     return element_cells
 
 
-def _placeholders(book: _Book, es, study: Study, r: int) -> None:
+def _placeholders(book: _Book, es, study: Study, sub: str, r: int) -> None:
     """The placeholders below the elements (from row ``r``): their perceived worth, never summed."""
-    holders = [e for e in study.elements if not e.quantified]
+    holders = [e for e in study.elements if e.status_for(sub) == "placeholder"]
     if not holders:
         return
     r += 1

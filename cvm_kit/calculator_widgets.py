@@ -126,8 +126,8 @@ def calculator_inputs(study: Study, *, customer: str | None = None, subsegment: 
     display = V.display_names(study)
     users = V.phrase_users(study)
     consts = {normalize_phrase(c.name): float(c.value) for c in study.constants}
-    # a customer missing a figure: the mean of one peer's figure would be that peer's (two give only their sum)
-    means = V.subsegment_input_means(study, min_own=2 if customer is not None else 1)
+    # the mean of one customer's figure would be that figure, shown as a "subsegment mean" (two give only their sum)
+    means = V.subsegment_input_means(study, min_own=2)
     own: dict[str, float] = {}
     if customer is not None:
         V.require_customer(study, customer)
@@ -204,8 +204,9 @@ def _input_mapping(study: Study, inputs: Mapping[str, float] | pd.DataFrame) -> 
 def _missing_for(phrases: list[str], leaves: Mapping[str, tuple[str, ...]], given: Mapping[str, float],
                  consts: set[str], display: Mapping[str, str]) -> list[str]:
     need = dict.fromkeys(q for p in phrases for q in leaves.get(p, (p,)))
+    # a constant left empty falls back to the study's figure (as evaluate does): not missing
     return [display.get(q, q) for q in need
-            if (q not in given and q not in consts) or (q in given and math.isnan(given[q]))]
+            if (q not in given and q not in consts) or (q in given and math.isnan(given[q]) and q not in consts)]
 
 
 def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subsegment: str) -> pd.DataFrame:
@@ -261,8 +262,8 @@ def calculate(study: Study, inputs: Mapping[str, float] | pd.DataFrame, *, subse
     rows = []
     all_missing: list[str] = []
     for e in study.elements:
-        if not e.quantified:
-            rows.append((e.id, e.name, "placeholder", e.status, math.nan, ""))
+        if not e.quantified or e.status_for(subsegment) == "placeholder":  # listed, never valued here
+            rows.append((e.id, e.name, "placeholder", e.status_for(subsegment), math.nan, ""))
             continue
         status = e.status_for(subsegment)
         miss = [] if status == "parity" or e.equation is None else \

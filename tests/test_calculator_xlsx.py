@@ -146,6 +146,22 @@ def test_missing_input_gives_na_not_zero(tmp_path, tiny):
     assert got["el_scrap"] == 0  # parity for small
 
 
+def _subsegment_inputs(study) -> pd.DataFrame:
+    """What a subsegment's calculator shows: the means, except a constant only one customer measured (the constant)."""
+    from cvm_kit.equations import normalize_phrase
+
+    means = V.subsegment_input_means(study).copy()
+    display = V.display_names(study)
+    subs = dict(zip(study.customers["customer_id"], study.customers["subsegment"]))
+    m = study.measurements.assign(subsegment=study.measurements["customer_id"].map(subs))
+    for c in study.constants:
+        p = normalize_phrase(c.name)
+        for sub in means.index:
+            if m.loc[(m["phrase"] == p) & (m["subsegment"] == sub), "customer_id"].nunique() == 1:
+                means.loc[sub, display.get(p, p)] = float(c.value)
+    return means
+
+
 def test_subsegment_means(tmp_path, tiny):
     path = write_calculator(tiny, tmp_path / "calc.xlsx", subsegment="small")
     means = V.subsegment_input_means(tiny)
@@ -159,9 +175,12 @@ def test_subsegment_means(tmp_path, tiny):
     for k, v in hand.items():
         assert expected[k] == pytest.approx(v)
     _check(path, expected)
-    # the default is the first subsegment
+    # the default is the first subsegment; A3's own margin (120) is the only one of big: the constant 100 is used
     default = write_calculator(tiny, tmp_path / "default.xlsx")
-    big = V.evaluate(tiny, means.loc[["big"]], subsegment="big").iloc[0]
+    safe = _subsegment_inputs(tiny)
+    assert safe.loc["big", "Margin per hour"] == 100 and means.loc["big", "Margin per hour"] == pytest.approx(320 / 3)
+    big = V.evaluate(tiny, safe.loc[["big"]], subsegment="big").iloc[0]
+    assert big["downtime"] == pytest.approx((10 - 4) * 100)  # hours lost (9+11)/2, 8, 12 -> 10; 4, 5, 3 -> 4
     _check(default, _expected(tiny, big, elements))
 
 
@@ -180,7 +199,7 @@ def test_example_study(tmp_path, example_path):
     # and a subsegment of the other kind than the customer's
     other = [s for s in study.subsegment_ids if s != env.subsegments[i]][0]
     path2 = write_calculator(study, tmp_path / "ex2.xlsx", subsegment=other)
-    means = V.subsegment_input_means(study)
+    means = _subsegment_inputs(study)
     want = V.evaluate(study, means.loc[[other]], subsegment=other).iloc[0]
     quantified = [e.id for e in study.elements if e.quantified]
     _check(path2, _expected(study, want, quantified))
@@ -267,3 +286,34 @@ def test_cli(tmp_path, tiny_path, capsys):
     assert "not both" in capsys.readouterr().err
     assert main(["calculator", str(tiny_path), "--customer", "Q", "-o", str(out)]) == 1
     assert "error: customer 'Q'" in capsys.readouterr().err
+
+
+def test_an_emptied_constant_takes_the_studys_figure_again(tmp_path, tiny):
+    """Excel showed #N/A where cvm_kit's evaluate and the notebook calculator use the constant: one rule now."""
+    import formulas
+
+    from cvm_kit.calculator_widgets import calculate
+
+    path = write_calculator(tiny, tmp_path / "a3.xlsx", customer="A3")  # A3's own margin: 120 (the constant: 100)
+    sheet, cell = _names(path)["in_margin_per_hour"]
+    row = "".join(ch for ch in cell if ch.isdigit())
+    model = formulas.ExcelModel().loads(str(path)).finish()
+    sol = model.calculate(inputs={f"'[{path.name}]{sheet.upper()}'!G{row}": ""})  # cleared (no number)
+    downtime = float(sol[f"'[{path.name}]'!EL_DOWNTIME"].value[0, 0])
+    assert downtime == pytest.approx((12 - 3) * 100)  # hours lost 12 and 3, the constant 100 again
+    r = calculate(tiny, {"Margin per hour": float("nan"), "Hours lost, alternative": 12, "Hours lost, offering": 3},
+                  subsegment="big").set_index("element_id")
+    assert r.loc["downtime", "value"] == pytest.approx(900) and r.loc["downtime", "missing_inputs"] == ""
+
+
+def test_a_placeholder_in_the_subsegment_is_listed_not_computed(tmp_path, tiny_copy):
+    y = tiny_copy / "project.yaml"
+    y.write_text(y.read_text().replace("    status_by_subsegment:\n      small: parity\n",
+                                       "    status_by_subsegment:\n      small: placeholder\n"))
+    s = load_study(tiny_copy)
+    path = write_calculator(s, tmp_path / "b1.xlsx", customer="B1")
+    assert "el_scrap" not in _names(path)  # no live formula for it (it recalculated to 1,000 in Excel)
+    from openpyxl import load_workbook
+
+    rows = [[c.value for c in r] for r in load_workbook(path)["Elements"].iter_rows()]
+    assert any(r[0] == "scrap" and r[3] == "placeholder (not summed)" for r in rows)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..equations import normalize_phrase
 from ..errors import CvmError
 from ..study import Study
 from .elements import element_arrays, price_arrays
@@ -99,7 +100,8 @@ def input_scenarios(study: Study, subsegment: str, percentiles: Iterable[float] 
     min_customers : int
         Fewest customers with a value for the percentiles to be given
         (default :data:`MIN_SCENARIO_CUSTOMERS`); below it they are NaN, so
-        no single customer's figure passes for a subsegment statistic.
+        no single customer's figure passes for a subsegment statistic (nor
+        for a constant only one customer has its own figure of).
 
     Returns
     -------
@@ -124,11 +126,17 @@ def input_scenarios(study: Study, subsegment: str, percentiles: Iterable[float] 
     display = display_names(study)
     phrases = input_phrases(study)
     in_sub = env.subsegments == subsegment
+    m = study.measurements
+    own = m[m["customer_id"].isin(set(env.ids[in_sub]))].groupby("phrase")["customer_id"].nunique()
+    consts = {normalize_phrase(c.name) for c in study.constants}
     rows = []
     for p in phrases:
         x = env.values[p][in_sub] if p in env.values else np.array([])
         x = x[~np.isnan(x)]
-        q = np.percentile(x, [low, mid, high]) if x.size >= max(min_customers, 1) else np.full(3, np.nan)
+        # one customer's own figure among a constant: its percentiles would give that figure back
+        lone = p in consts and int(own.get(p, 0)) == 1
+        q = np.percentile(x, [low, mid, high]) if x.size >= max(min_customers, 1) and not lone \
+            else np.full(3, np.nan)
         rows.append((display.get(p, p), int(x.size), *map(float, q)))
     return _oriented(study, subsegment, phrases, rows)
 

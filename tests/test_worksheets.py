@@ -399,3 +399,21 @@ def test_write_into_a_semicolon_file_with_decimal_commas(tmp_path, tiny_copy):
     new = load_study(tiny_copy)
     a = new.measurements[new.measurements["customer_id"] == "A1"].set_index("phrase")["value"]
     assert (a["energy price"], a["tonnes"]) == (0.35, 55) and len(new.measurements) == before
+
+
+def test_write_into_a_semicolon_file_of_whole_numbers(tmp_path, tiny_copy):
+    """'3.125' in a ';' file of whole numbers reads as 3125-or-3.125 (refused); '1,5e+16' is no number there."""
+    import pandas as pd
+
+    path = tiny_copy / "measurements.csv"
+    m = pd.read_csv(path, dtype=str, keep_default_na=False)
+    m.loc[m["value"].str.contains(r"\."), "value"] = "1"  # whole numbers only (the energy prices 0.2 ... made 1)
+    m.to_csv(path, sep=";", index=False)
+    s = load_study(tiny_copy)
+    [a1] = write_worksheets(s, tmp_path / "ws", customers=["A1"])
+    _fill(a1, {"Energy price": (0.125, "estimate", "", ""), "Tonnes": (1.5e16, "data", "", "")})
+    apply_import(s, plan_import(s, read_worksheets(s, [a1]), replace=True), write=True)
+    text = path.read_text()
+    assert "A1;Energy price;0,125;estimate;;" in text and "A1;Tonnes;15000000000000000;data;;" in text
+    a = load_study(tiny_copy).measurements.set_index(["customer_id", "phrase"])["value"]
+    assert (a[("A1", "energy price")], a[("A1", "tonnes")]) == (0.125, 1.5e16)

@@ -178,8 +178,13 @@ def _new_measurements(plan: pd.DataFrame, raw: bytes, path: Path) -> tuple[pd.Da
     new["customer_id"] = add["customer_id"].to_numpy(object)
     new["variable"] = add["variable"].to_numpy(object)
     new["value"] = [_number_text(v) for v in add["new_value"]]
-    if sep != "," and cur["value"].str.strip().str.match(r"^[+\-\u2212]?\d*,\d+$").any():
-        new["value"] = new["value"].str.replace(".", ",", regex=False)  # the file's decimal commas, not a mix
+    if sep != ",":  # as the file's own reader will read them: no exponent, the file's decimal mark
+        vals = cur["value"].str.strip()
+        commas = vals.str.match(r"^[+\-\u2212]?\d*,\d+$").any()
+        points = vals.str.match(r"^[+\-\u2212]?\d*\.\d+$").any()
+        new["value"] = [np.format_float_positional(float(v), trim="-") for v in add["new_value"]]
+        if commas or not points:  # a ';' file of whole numbers: a decimal comma, as its locale writes one
+            new["value"] = new["value"].str.replace(".", ",", regex=False)
     new["source"] = add["source"].to_numpy(object)
     new["reliability"] = add["reliability"].to_numpy(object)
     new["note"] = add["note"].to_numpy(object)

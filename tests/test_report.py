@@ -171,9 +171,9 @@ def test_money():
     assert report.money(1090.0, "EUR") == "1,090 EUR"
     assert report.money(1234567.4) == "1,234,567"
     assert report.money(-12.5) == "-12.5"
-    assert report.money(0.125) == "0.12" or report.money(0.125) == "0.13"
+    assert report.money(0.125) == "0.125" and report.money(0.00613) == "0.00613"  # under 1: 3 significant digits
     assert report.money(float("nan")) == "—"  # issue 13: "—" (footnoted), never "missing"
-    assert report.money(-0.001) == "0"
+    assert report.money(-0.001) == "-0.001" and report.money(-0.0) == "0"
 
 
 def test_table_html_escapes_and_formats():

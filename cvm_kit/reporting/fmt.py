@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 DASH = "—"  # a figure that does not apply or is not available (footnoted where it is shown)
 
 
@@ -17,17 +19,22 @@ def _float(x: Any) -> float | None:
 
 
 def money(x: Any, currency: str = "") -> str:
-    """A money amount: whole units from 100 up, two decimals at most below, thousands separated.
+    """A money amount: whole units from 100 up, two decimals at most below, three significant digits under 1.
 
     Examples
     --------
-    >>> money(162345.4, "EUR"), money(-12.5), money(float("nan"))
-    ('162,345 EUR', '-12.5', '—')
+    >>> money(162345.4, "EUR"), money(-12.5), money(float("nan")), money(0.00613)
+    ('162,345 EUR', '-12.5', '—', '0.00613')
     """
     v = _float(x)
     if v is None:
         return DASH
-    text = f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}".rstrip("0").rstrip(".")
+    if abs(v) >= 100:
+        text = f"{v:,.0f}"
+    elif abs(v) >= 1 or v == 0:
+        text = f"{v:,.2f}".rstrip("0").rstrip(".")
+    else:  # below 1: three significant digits (0.00613 was "0.01", a cent-sized element "0")
+        text = np.format_float_positional(v, precision=3, unique=False, fractional=False, trim="-")
     if text in ("-0", "-0.0"):
         text = "0"
     return f"{text} {currency}".strip()

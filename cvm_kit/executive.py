@@ -185,7 +185,9 @@ def executive_summary(study: Study, *, values: pd.DataFrame | None = None, total
         the subsegment's customers; ``differential_mean`` and
         ``price_difference_mean`` are means over the same ``n`` customers
         as ``net_mean``, so they net to it exactly (over each total's own
-        customers when no customer has a net value); ``top_elements`` names the three largest elements;
+        customers when no customer has a net value); ``top_elements`` names the three largest elements
+        (means over the same customers as ``net_mean``, as are the chance and the premium;
+        ``attrs["top"]``: their table);
         ``share_from_data`` weights each element's share of data-only
         customers by its mean's size. ``attrs["placeholders"]`` lists the
         placeholders (name, perceived range), never summed.
@@ -202,8 +204,15 @@ def executive_summary(study: Study, *, values: pd.DataFrame | None = None, total
 
     values = values if values is not None else element_values(study)
     totals = totals if totals is not None else _totals(study, values)
-    summary = summarize(study, values)
     ts = summarize_totals(study, totals).set_index(["quantity", "subsegment"])
+    # the card's elements, chance and premium rest on the customers its net value rests on (a subsegment
+    # without any such customer keeps all of its customers: its card then says nothing can be concluded)
+    complete_subs = set(totals.loc[totals["net_value"].notna(), "subsegment"])
+    basis = totals.loc[totals["net_value"].notna() | ~totals["subsegment"].isin(complete_subs), "customer_id"]
+    if len(basis) < len(totals):
+        values = values[values["customer_id"].isin(set(basis))]
+        totals = totals[totals["customer_id"].isin(set(basis))]
+    summary = summarize(study, values)
     top = top_elements(study, summary)
     try:
         d = simulate(study, draws=draws, seed=seed, values=values, totals=totals)
@@ -248,6 +257,7 @@ def executive_summary(study: Study, *, values: pd.DataFrame | None = None, total
          "perceived_high": e.perceived_range[1] if e.perceived_range else math.nan}
         for e in study.elements if e.status == "placeholder"]
     out.attrs["business_issue"] = study.charter.business_issue if study.charter is not None else ""
+    out.attrs["top"] = top  # the largest elements, over the same customers as the card
     out.attrs["unit"] = f"{study.currency} per {study.period}".strip()
     return out
 

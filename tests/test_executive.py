@@ -194,6 +194,9 @@ def test_with_a_customer_missing_an_input_the_card_and_waterfall_rest_on_the_sam
                                         "3 with every input for a net value")
     assert "n = 3 of the 4 customers studied" in a["finding"] and "worth 1,230 EUR" in a["finding"]
     assert ex.loc["beta", "n"] == ex.loc["beta", "n_studied"] == 3
+    # the card's largest elements rest on the same three customers: hours 1,066.67 (with A2's 1,200: 1,100)
+    top = ex.attrs["top"].set_index(["subsegment", "element_id"])
+    assert top.loc[("alpha", "hours"), "mean"] == pytest.approx(hours.mean()) == pytest.approx(3200 / 3)
     w = value_waterfall(s, "alpha")
     assert (w.attrs["n"], w.attrs["n_studied"]) == (3, 4)
     assert list(w["value"][:2]) == pytest.approx([hours.mean(), calls.mean()])  # A2's hours (1,200) left out

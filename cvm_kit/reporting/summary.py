@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..executive import METHOD_MAX, METHOD_MIN, executive_summary, top_elements, value_waterfall
+from ..executive import METHOD_MAX, METHOD_MIN, executive_summary, value_waterfall
 from ..study import Study
 from . import fmt
 from .render import render
@@ -68,7 +68,7 @@ def executive_context(study: Study, *, draws: int = 20_000, seed: int = 0, prob:
     values = element_values(study)
     totals = _totals(study, values)
     ex = executive_summary(study, values=values, totals=totals, draws=draws, seed=seed, prob=prob)
-    top = top_elements(study)
+    top = ex.attrs["top"]  # over the customers the card's net value rests on
     rows = []
     for r in ex.to_dict("records"):
         r = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._tdist import t_quantile  # scipy.special.stdtrit, imported on first use
+from .reporting.fmt import plain
 from .study import ALL, Study
 from .values import element_values, totals
 
@@ -394,11 +395,11 @@ def assumptions(study: Study, *, customer: str | None = None) -> pd.DataFrame:
             if st == "parity" and (customer is None or sid == sub):
                 rows.append(("element", e.id, f"Point of parity for {sid} customers: worth 0 there."))
     for c in study.constants:
-        text = f"= {c.value:g}" + (f" (source: {c.source})" if c.source else " (no source given)")
+        text = f"= {plain(c.value)}" + (f" (source: {c.source})" if c.source else " (no source given)")
         own = m[m["phrase"] == normalize_phrase(c.name)] if customer is not None else m.iloc[:0]
         if len(own):
             sources = ", ".join(sorted(set(own["source"].astype(str))))
-            text += f"; this customer's own figure is used instead: {float(own['value'].mean()):g} ({sources})"
+            text += f"; this customer's own figure is used instead: {plain(own['value'].mean())} ({sources})"
         rows.append(("constant", c.name, text))
     for d in study.derived:
         rows.append(("derived", d.name, f"= {d.equation.text}"))
@@ -406,5 +407,6 @@ def assumptions(study: Study, *, customer: str | None = None) -> pd.DataFrame:
         rows.append(("price", "price difference", f"= {study.price.text}"))
     a = m[m["source"] == "assumption"]
     for cid, var, val, note in zip(a["customer_id"], a["variable"], a["value"], a["note"]):
-        rows.append(("measurement", f"{cid}: {var}", f"= {val:g} assumed by the team" + (f" ({note})" if note else "")))
+        rows.append(("measurement", f"{cid}: {var}",
+                     f"= {plain(val)} assumed by the team" + (f" ({note})" if note else "")))
     return pd.DataFrame(rows, columns=["kind", "subject", "assumption"])

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AnalysisError, CvmError
+from .reporting.fmt import plain
 from .study import Study
 from .values import totals as _totals
 
@@ -99,7 +100,7 @@ def _design(study: Study, chars: list[str], train: pd.DataFrame, pros: pd.DataFr
                     bad[i] = True
                     notes[i].append(f"{c} missing")
                 elif v < lo or v > hi:
-                    notes[i].append(f"{c}={v:g} outside the studied range {lo:g}-{hi:g}: extrapolated")
+                    notes[i].append(f"{c}={plain(v)} outside the studied range {plain(lo)}-{plain(hi)}: extrapolated")
         else:
             levels = sorted(train[c].astype(str).unique())
             xt = train[c].astype(str).to_numpy(object)

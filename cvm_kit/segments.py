@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AnalysisError, CvmError
+from .reporting.fmt import plain
 from .study import Study
 from .variance import SMALL_SAMPLE, fmt_money, mid, value_matrix, valued_elements
 
@@ -295,7 +296,8 @@ def _best_split(study: Study, wide: pd.DataFrame, target: str, min_size: int) ->
                 a = best["mask_a"]
                 if numeric:
                     t = best["threshold"]
-                    row.update(threshold=t, rule=f"{c} <= {t:g}", group_a=f"{c} <= {t:g}", group_b=f"{c} > {t:g}")
+                    tt = plain(t)  # 3,765,070.5, not 3.76507e+06
+                    row.update(threshold=t, rule=f"{c} <= {tt}", group_a=f"{c} <= {tt}", group_b=f"{c} > {tt}")
                 else:
                     ga = sorted(best["group_a"])
                     gb = sorted(set(x) - set(ga))

@@ -421,3 +421,13 @@ def test_customer_index_page_is_a_template_with_the_one_stylesheet(tmp_path, tin
     assert "<td>B1</td><td>failed</td>" in doc and "no: inputs, template or parameters changed since" in doc
     assert "&lt;b&gt;boom&lt;/b&gt;" in doc and "<b>boom" not in doc
     assert "Z9" not in doc  # no report on disk
+
+
+def test_large_figures_in_rules_and_assumptions_have_no_exponent(tiny_copy):
+    import cvm_kit as cvm
+    from cvm_kit.estimates import assumptions
+
+    y = tiny_copy / "project.yaml"
+    y.write_text(y.read_text().replace("value: 100", "value: 4500000"))
+    a = assumptions(cvm.load_study(tiny_copy))
+    assert "= 4,500,000 (source: P&L review)" in set(a["assumption"])  # was "= 4.5e+06"

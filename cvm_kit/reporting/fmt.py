@@ -40,6 +40,18 @@ def money(x: Any, currency: str = "") -> str:
     return f"{text} {currency}".strip()
 
 
+def plain(x: float) -> str:
+    """A figure as written in a rule or an assumption: as ``:g`` writes it, without an exponent from 100,000 up.
+
+    Examples
+    --------
+    >>> plain(4.5e6), plain(3765070.5), plain(0.15), plain(1200.0), plain(-2.5e7)
+    ('4,500,000', '3,765,070.5', '0.15', '1200', '-25,000,000')
+    """
+    v = float(x)
+    return f"{v:,.12g}" if math.isfinite(v) and abs(v) >= 1e5 else f"{v:g}"
+
+
 def number(x: Any, decimals: int = 0) -> str:
     """A plain number with thousands separators (``1,234``); "—" for missing.
 

@@ -287,6 +287,9 @@ def _best_split(study: Study, wide: pd.DataFrame, target: str, min_size: int) ->
             row["note"] = "no customer has both the value and the characteristic"
         elif sst == 0:
             row["note"] = "every customer has the same value: nothing to split"
+        elif not numeric and y.size >= 3 and len(pd.unique(x)) == y.size:
+            # a name or an id: any grouping of its levels is a grouping of customers, fitted to the noise
+            row["note"] = "a different value for every customer (a name or an id): not a characteristic to split on"
         else:
             best = _best_numeric(y, x, min_size) if numeric else _best_categorical(y, x, min_size)
             if best is None:

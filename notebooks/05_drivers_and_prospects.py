@@ -95,10 +95,11 @@ if suggestion is not None:
     t = suggestion.table.assign(target=suggestion.table["target"].map(lambda q: names.get(q, q)))
     table = human_labels(t[["target"] + split_cols], s).rename(columns={"Target": "Value explained"})
     report.display_table(table, caption="Best split per element", **table_formats(table))
-splits = report.attempt(best_split, s, target, values=values)
+splits = report.attempt(best_split, s, target, values=values, min_size=3)  # as the suggestion above weighs them
 if splits is not None:
     table = human_labels(splits[split_cols], s)
-    report.display_table(table, caption=f"Best split of {target_name} per characteristic", **table_formats(table))
+    report.display_table(table, caption=f"Best split of {target_name} per characteristic (3+ customers a side)",
+                         **table_formats(table))
 
 # %%
 if interactive and found is not None:

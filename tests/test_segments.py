@@ -264,3 +264,18 @@ def test_suggestion_without_a_usable_split(tiny):
     s = segmentation_suggestion(tiny)
     assert s.action == "keep"
     assert "no split of net value could be computed (no split leaves 3+ customers on each side)" in s.text
+
+
+def test_a_name_per_customer_is_no_characteristic_to_split_on(tiny_copy):
+    """A plant name per customer 'explained 74%' and was suggested as a new segmentation."""
+    import pandas as pd
+
+    from cvm_kit.segments import best_split, segmentation_suggestion
+
+    c = pd.read_csv(tiny_copy / "customers.csv", dtype=str)
+    c["plant"] = [f"Werk {i}" for i in range(len(c))]
+    c.to_csv(tiny_copy / "customers.csv", index=False)
+    s = load_study(tiny_copy)
+    b = best_split(s, "net_value").set_index("characteristic")
+    assert np.isnan(b.loc["plant", "share_explained"]) and "a name or an id" in b.loc["plant", "note"]
+    assert segmentation_suggestion(s).characteristic != "plant"

@@ -231,12 +231,16 @@ def plan_notes(table: pd.DataFrame, precision: float = 0.2) -> list[str]:
         if pd.isna(r.n_needed):
             out.append(f"{r.subsegment}: {pct} on net value cannot be planned ({r.note})")
             continue
-        odds = f"a study of {int(r.n_needed)} meets it with probability {100 * r.assurance:.0f}%"
-        if r.more_needed > 0:
+        odds = f"a study of {int(r.n_needed):,} meets it with probability {100 * r.assurance:.0f}%"
+        if r.more_needed > 0 and int(r.n_needed) > 1000:  # a mean close to 0 against its spread
+            out.append(f"{r.subsegment}: {pct} on net value is out of reach ({int(r.n_needed):,} customers "
+                       f"needed, {r.n_now} now): the mean is close to 0 against the spread between customers, so "
+                       "judge its sign and range rather than a share of it")
+        elif r.more_needed > 0:
             more = int(r.more_needed)
-            out.append(f"{r.subsegment}: {more} more customer{'s' if more != 1 else ''} for {pct} on net value "
-                       f"({r.n_now} now, {int(r.n_needed)} needed; {odds})")
+            out.append(f"{r.subsegment}: {more:,} more customer{'s' if more != 1 else ''} for {pct} on net value "
+                       f"({r.n_now} now, {int(r.n_needed):,} needed; {odds})")
         else:
             out.append(f"{r.subsegment}: enough customers for {pct} on net value ({r.n_now} now, "
-                       f"{int(r.n_needed)} needed; {odds})")
+                       f"{int(r.n_needed):,} needed; {odds})")
     return out

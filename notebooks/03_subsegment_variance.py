@@ -39,8 +39,14 @@ report.header(s, "3. Subsegment variance", today=today or None)
 values = cvm.element_values(s)
 totals = cvm.totals(s, values)
 names = element_names(s)
-comparison = report.attempt(compare_subsegments, s, values, totals, permutations=permutations, seed=seed,
-                            confidence=confidence)
+comparison = None
+if len(s.subsegment_ids) < 2:
+    report.note(f"The study has one subsegment ({s.subsegment_ids[0]}): there is nothing to compare between "
+                "subsegments. The picture below shows each customer's net value; page 5 says whether the customers' "
+                "characteristics suggest subsegments.")
+else:
+    comparison = report.attempt(compare_subsegments, s, values, totals, permutations=permutations, seed=seed,
+                                confidence=confidence)
 
 # %% [markdown]
 # Do the subsegments value the offering differently? For every element, and

@@ -190,3 +190,15 @@ def test_fieldwork_view_shows_the_plan(study, capsys):
     assert "Precision plan on net value" in out
     for line in plan_notes(plan(study)):
         assert line in out
+
+
+def test_a_plan_out_of_reach_says_so():
+    import pandas as pd
+
+    from cvm_kit.planning import plan_notes
+
+    t = pd.DataFrame({"element_id": ["net_value"], "subsegment": ["large"], "n_now": [6],
+                      "n_needed": pd.array([1955447], "Int64"), "more_needed": pd.array([1955441], "Int64"),
+                      "assurance": [0.5], "note": [""]})
+    [line] = plan_notes(t)  # it read "large: 1955441 more customers for ±20% on net value"
+    assert line.startswith("large: ±20% on net value is out of reach (1,955,447 customers needed, 6 now)")

@@ -369,8 +369,7 @@ def attempt(func: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     try:
         return func(*args, **kw)
     except AnalysisError as exc:
-        name = getattr(func, "__name__", "this analysis")
-        note(f"{name}: not computed on this data: {exc}", kind="warning")
+        note(f"Not computed on this data: {exc}", kind="warning")  # the reader's words, not the function's name
         return None
 
 

@@ -117,7 +117,7 @@ def input_scenarios(study: Study, subsegment: str, percentiles: Iterable[float] 
     >>> import cvm_kit as cvm
     >>> study = cvm.load_study(cvm.example_path())
     >>> s = input_scenarios(study, study.subsegment_ids[0])
-    >>> bool((s["base"] == s["p_mid"]).all())
+    >>> s["base"].equals(s["p_mid"])
     True
     """
     study.subsegment(subsegment)  # KeyError naming the known ids

@@ -144,7 +144,8 @@ def _finding(study: Study, row: dict, top: pd.DataFrame) -> str:
     mine = top[top["subsegment"] == sid]
     if len(mine):
         text += " The value rests most on " + ", ".join(
-            f"{r.name} ({_fmt(r.mean)})" for r in mine.itertuples(index=False)) + "."
+            f"{r.name} ({_fmt(r.mean)}{', disputed by the customer' if r.status == 'contention' else ''})"
+            for r in mine.itertuples(index=False)) + "."
     if np.isfinite(row["share_from_data"]):
         text += f" {row['share_from_data']:.0%} of it rests on measured data alone"
         if np.isfinite(row["inputs_measured"]):

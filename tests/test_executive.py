@@ -150,6 +150,7 @@ def test_finding_is_generated_from_the_figures(study):
     # alpha: differential 1,250, price 450, net 800 on average
     assert "worth 1,250 EUR per year more" in f and "price premium of 450" in f and "gains 800" in f
     assert "Small samples" in f and "n = 4" in f
+    assert "Hours saved (1,100), Fewer calls (150, disputed by the customer)" in f  # calls is a contention
 
 
 def test_waterfall_adds_up_to_the_net_value(study):

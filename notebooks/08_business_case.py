@@ -42,6 +42,9 @@ report.header(s, "8. The business case for change", today=today or None)
 target = report.pick_subsegment(s, target_subsegment)
 market = report.market_customers(s, market_customers)
 costs = report.mapping_parameter(change_costs, "change_costs")
+if not target_subsegment and len(s.subsegment_ids) > 1:
+    report.note(f"Target: {target}, the study's first subsegment (the default; give target_subsegment to weigh "
+                "another). The case below is that choice worked out, not a recommendation among subsegments.")
 if not market_customers:
     report.note("Market counts: the studied customers of each subsegment (the default; give market_customers "
                 "for the whole market).")

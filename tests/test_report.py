@@ -431,3 +431,11 @@ def test_large_figures_in_rules_and_assumptions_have_no_exponent(tiny_copy):
     y.write_text(y.read_text().replace("value: 100", "value: 4500000"))
     a = assumptions(cvm.load_study(tiny_copy))
     assert "= 4,500,000 (source: P&L review)" in set(a["assumption"])  # was "= 4.5e+06"
+
+
+def test_axis_labels_for_billions_and_cents():
+    from cvm_kit.reporting.fmt import compact
+
+    assert [compact(x) for x in (2.5e9, 6e9)] == ["2.5bn", "6bn"]  # "G" is no money unit
+    # an element worth cents: its box plot's ticks all read "0" or "-0"
+    assert [compact(x) for x in (-0.01, -0.005, 0.0, 0.005, 0.01)] == ["-0.01", "-0.005", "0", "0.005", "0.01"]

@@ -81,18 +81,20 @@ def compact(x: Any, _pos: object = None) -> str:
 
     Examples
     --------
-    >>> compact(120000), compact(-1500000), compact(950)
-    ('120k', '-1.5M', '950')
+    >>> compact(120000), compact(-1500000), compact(950), compact(2.5e9), compact(0.005), compact(-0.0)
+    ('120k', '-1.5M', '950', '2.5bn', '0.005', '0')
     """
     v = _float(x)
     if v is None:
         return ""
     a = abs(v)
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+    for div, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):  # bn: money, not an SI "G"
         if a >= div:
             w = v / div
             return f"{w:.0f}{suffix}" if abs(w) >= 10 or w == int(w) else f"{w:.1f}{suffix}"
-    return f"{v:.0f}"
+    if a == 0:
+        return "0"
+    return f"{v:.0f}" if a >= 10 or v == int(v) else f"{v:.3g}"  # ticks of cents: 0.005, not 0 and -0
 
 
 def prose_money(x: Any) -> str:

@@ -409,7 +409,9 @@ def fieldwork_by_subsegment(study: Study, *, target_min: int = TARGET_MIN,
         measurements.csv (whatever the log says); ``below_target`` is True
         when fewer than ``target_min`` customers have data received, and
         ``flag`` then reads "below the method's six to eight: N with data
-        received" (empty otherwise).
+        received" (empty otherwise). Without a fieldwork log the customers
+        with figures in measurements.csv count instead ("N with figures in
+        measurements.csv").
 
     Examples
     --------
@@ -424,6 +426,8 @@ def fieldwork_by_subsegment(study: Study, *, target_min: int = TARGET_MIN,
     st = _states(study)
     cov = input_coverage(study)
     incomplete = set(cov.loc[~cov["present"], "customer_id"])
+    logged = study.fieldwork is not None and len(study.fieldwork) > 0
+    measured = set(study.measurements["customer_id"])
     flags = ["invited", "agreed", "visited", "data_received", "declined"]
     rows = []
     extra = [NO_SUBSEGMENT] if len(st) and (st["subsegment"] == NO_SUBSEGMENT).any() else []
@@ -438,9 +442,15 @@ def fieldwork_by_subsegment(study: Study, *, target_min: int = TARGET_MIN,
         rec["inputs_complete"] = int(sum(1 for c in (members["customer_id"] if len(members) else [])
                                          if c not in incomplete))
         rec["target_min"], rec["target_max"] = target_min, target_max
-        rec["below_target"] = rec["data_received"] < target_min
-        rec["flag"] = (f"below the method's {_words(target_min)} to {_words(target_max)}: "
-                       f"{rec['data_received']} with data received") if rec["below_target"] else ""
+        if logged:
+            rec["below_target"] = rec["data_received"] < target_min
+            have = f"{rec['data_received']} with data received"
+        else:  # no log to say who sent data: the customers with figures in measurements.csv did
+            n_data = sum(1 for c in (members["customer_id"] if len(members) else []) if c in measured)
+            rec["below_target"] = n_data < target_min
+            have = f"{n_data} with figures in measurements.csv"
+        rec["flag"] = (f"below the method's {_words(target_min)} to {_words(target_max)}: {have}"
+                       if rec["below_target"] else "")
         rows.append(rec)
     return pd.DataFrame(rows, columns=["subsegment", "customers", "invitees", "not_in_log", *flags, "inputs_complete",
                                        "target_min", "target_max", "below_target", "flag"])

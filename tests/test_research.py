@@ -516,3 +516,13 @@ def test_a_customers_missing_inputs_come_from_its_own_log_rows_only(monkeypatch)
         assert len(calls) == 1  # one customer's state, however many customers the study has
         assert got.equals(whole.loc[whole["customer_id"] == cid, list(got.columns)].reset_index(drop=True))
         monkeypatch.undo()
+
+
+def test_without_a_fieldwork_log_the_flag_counts_customers_with_figures(tiny_copy):
+    """It read 'below the method's six to eight: 0 with data received' for every subsegment."""
+    from cvm_kit.research import fieldwork_by_subsegment
+
+    (tiny_copy / "fieldwork.csv").unlink()
+    f = fieldwork_by_subsegment(cvm.load_study(tiny_copy)).set_index("subsegment")
+    assert f.loc["big", "flag"] == "below the method's six to eight: 3 with figures in measurements.csv"
+    assert bool(f.loc["small", "below_target"])

@@ -67,14 +67,12 @@ def _case(study: Study, customer: str | None, subsegment: str | None):
         row = {}
         env = V.environment(study)
         in_sub = env.subsegments == sub
+        own = V.own_figures(study)
         for p in phrases:
             v = float(means.loc[sub, display.get(p, p)])
             k = int((~np.isnan(env.values[p][in_sub])).sum()) if p in env.values else 0
-            measured = bool((study.measurements["phrase"].eq(p)
-                             & study.measurements["customer_id"].isin(env.ids[in_sub])).any())
-            own_k = int(study.measurements.loc[study.measurements["phrase"].eq(p)
-                                               & study.measurements["customer_id"].isin(env.ids[in_sub]),
-                                               "customer_id"].nunique()) if measured else 0
+            own_k = int(own.get((sub, p), 0))  # customers of the subsegment with their own figure
+            measured = own_k > 0
             if p in consts and own_k == 1:
                 # one customer's own figure among the constant: the mean would give it back (n * mean - rest)
                 row[p] = float(consts[p].value)

@@ -424,10 +424,29 @@ def subsegment_input_means(study: Study, env: Environment | None = None, *, min_
     df["subsegment"] = env.subsegments
     out = df.groupby("subsegment", sort=False).mean().reindex(study.subsegment_ids)
     if min_own > 1:
-        m = study.measurements.merge(pd.DataFrame({"customer_id": env.ids, "subsegment": env.subsegments}),
-                                     on="customer_id")
-        own = m.groupby(["subsegment", "phrase"])["customer_id"].nunique()
-        for (sub, p), k in own.items():
+        for (sub, p), k in own_figures(study).items():
             if k < min_own and p in phrases and sub in out.index:
                 out.loc[sub, display.get(p, p)] = np.nan
     return out
+
+
+def own_figures(study: Study) -> pd.Series:
+    """How many customers of each subsegment measured each phrase themselves (a constant fills in for the others).
+
+    What the calculators' disclosure rules count: a statistic over one
+    customer's own figure (beside a known constant) gives that figure back.
+
+    Returns
+    -------
+    Series
+        Indexed by ``(subsegment, phrase)`` (normalized phrase), pairs with no own figure left out.
+
+    Examples
+    --------
+    >>> import cvm_kit as cvm
+    >>> int(own_figures(cvm.load_study(cvm.example_path())).min()) >= 1
+    True
+    """
+    subs = dict(zip(study.customers["customer_id"], study.customers["subsegment"]))
+    m = study.measurements.assign(subsegment=study.measurements["customer_id"].map(subs))
+    return m.groupby(["subsegment", "phrase"])["customer_id"].nunique()

@@ -11,7 +11,7 @@ from ..equations import normalize_phrase
 from ..errors import CvmError
 from ..study import Study
 from .elements import element_arrays, price_arrays
-from .inputs import Environment, environment, what_if_environment
+from .inputs import Environment, environment, own_figures, what_if_environment
 from .phrases import display_names, input_phrases, needed_for, phrase_users
 
 __all__ = ["DEFAULT_SCENARIO_PERCENTILES", "MIN_SCENARIO_CUSTOMERS", "OWN_BAND", "SCENARIOS", "SCENARIO_COLUMNS",
@@ -126,15 +126,14 @@ def input_scenarios(study: Study, subsegment: str, percentiles: Iterable[float] 
     display = display_names(study)
     phrases = input_phrases(study)
     in_sub = env.subsegments == subsegment
-    m = study.measurements
-    own = m[m["customer_id"].isin(set(env.ids[in_sub]))].groupby("phrase")["customer_id"].nunique()
+    own = own_figures(study)
     consts = {normalize_phrase(c.name) for c in study.constants}
     rows = []
     for p in phrases:
         x = env.values[p][in_sub] if p in env.values else np.array([])
         x = x[~np.isnan(x)]
         # one customer's own figure among a constant: its percentiles would give that figure back
-        lone = p in consts and int(own.get(p, 0)) == 1
+        lone = p in consts and int(own.get((subsegment, p), 0)) == 1
         q = np.percentile(x, [low, mid, high]) if x.size >= max(min_customers, 1) and not lone \
             else np.full(3, np.nan)
         rows.append((display.get(p, p), int(x.size), *map(float, q)))
